@@ -1,0 +1,1 @@
+"""Model-family knowledge: configs, loading, and (models/llama.py) pipeline/TP splits."""

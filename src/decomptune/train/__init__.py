@@ -1,0 +1,1 @@
+"""Training: path 1 (zero.py, HF Trainer + DeepSpeed ZeRO/AutoTP) and path 2 (pipeline.py)."""

@@ -1,0 +1,193 @@
+"""`decomptune train` / `python -m decomptune.train`: validate everything, then train.
+
+Everything that can be wrong (flags, YAML, layout vs model shape, DeepSpeed config, data
+rows, output dir) is decided here before any worker process is spawned. Launched by
+torchrun/deepspeed, each rank re-validates cheaply (the tokenized data is cached).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+from filelock import FileLock
+
+from ..config import ConfigError, RunConfig, parse_args
+from ..errors import UserError, report_user_error
+
+log = logging.getLogger("decomptune.train")
+
+
+@dataclass
+class TrainPlan:
+    cfg: RunConfig
+    world_size: int
+    layout: object
+    ds_config: dict | None
+    model_config: object
+
+
+def launched_by_launcher() -> bool:
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def model_shape(cfg: RunConfig, tokenizer):
+    from ..models.tiny import TINY_NAME, tiny_llama_config
+
+    if cfg.model.model_name_or_path == TINY_NAME:
+        return tiny_llama_config(vocab_size=len(tokenizer))
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(cfg.model.model_name_or_path)
+    except OSError as exc:
+        raise UserError(f"cannot read the model config of {cfg.model.model_name_or_path!r}: {exc}. "
+                        "Pass a local model directory (with config.json) or 'tiny'.") from exc
+
+
+def make_plan(cfg: RunConfig, layout_text: str | None, world_size: int, tokenizer) -> TrainPlan:
+    from ..parallel.layout import Layout, parse_layout_overrides, validate
+
+    if layout_text:
+        for key, value in parse_layout_overrides(layout_text).items():
+            if key != "dp":  # dp is derived from the world size; validate() checks an explicit one
+                setattr(cfg.layout, key, value)
+    layout = Layout.from_args(cfg.layout, world_size)
+    model_config = model_shape(cfg, tokenizer)
+    for warning in validate(layout, model_config, world_size,
+                            gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
+                            max_grad_norm=cfg.train.max_grad_norm):
+        log.warning(warning)
+    if not cfg.train.use_deepspeed:
+        # Plain PyTorch (DDP when launched on several processes): the reference runs use it.
+        if layout.tp > 1 or layout.pp > 1:
+            raise UserError("--use_deepspeed false cannot shard a model: tp and pp need DeepSpeed; "
+                            "drop --use_deepspeed false or use --layout tp=1,pp=1")
+        return TrainPlan(cfg, world_size, layout, None, model_config)
+    from ..parallel.ds_config import build_ds_config, load_and_check
+
+    if cfg.train.deepspeed:
+        ds_config = load_and_check(cfg.train.deepspeed, layout, cfg.train, world_size)
+    elif layout.path == "pipeline":
+        ds_config = None  # train_pipeline builds it once the number of steps is known
+    else:
+        ds_config = build_ds_config(layout, cfg.train, world_size)
+    return TrainPlan(cfg, world_size, layout, ds_config, model_config)
+
+
+def check_output_dir(path: str) -> None:
+    os.makedirs(path, exist_ok=True)
+    if not os.access(path, os.W_OK):
+        raise UserError(f"output directory {path} is not writable: choose another --output_dir")
+
+
+def spawn_torchrun(nproc: int, argv: list[str]) -> int:
+    # Strip our own launch flag; torchrun sets RANK/WORLD_SIZE for the children.
+    child_argv = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--nproc_per_node":
+            skip = True
+            continue
+        if arg.startswith("--nproc_per_node="):
+            continue
+        child_argv.append(arg)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "decomptune.train", *child_argv]
+    env = dict(os.environ)
+    env.pop("LOCAL_SIZE", None)  # makes DeepSpeed's CPU comm ~20x slower
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    log.info("launching: %s", " ".join(cmd))
+    return subprocess.call(cmd, env=env)
+
+
+def run(argv: list[str]) -> int:
+    from ..data import prepare_dataset
+    from ..tokenizer import load_tokenizer
+
+    cfg, ns, notes = parse_args(argv)
+    for note in notes:
+        log.warning(note)
+    launched = launched_by_launcher()
+    world_size = int(os.environ["WORLD_SIZE"]) if launched else (ns.nproc_per_node or 1)
+    rank = int(os.environ.get("RANK", 0))
+
+    tokenizer = load_tokenizer(cfg.model.tokenizer_name_or_path or
+                               (None if cfg.model.model_name_or_path == "tiny" else cfg.model.model_name_or_path))
+    plan = make_plan(cfg, ns.layout, world_size, tokenizer)
+    # Ranks on one machine take turns: the first tokenizes into the datasets cache, the rest reuse it.
+    with FileLock(os.path.join(tempfile.gettempdir(), "decomptune-data.lock")):
+        train_ds, _report = prepare_dataset(cfg.data, tokenizer, split="train")  # logs its report
+    if len(train_ds) == 0:
+        raise UserError(f"no training rows left from {cfg.data.data_path} (see the data report above)")
+    if ns.check_only:
+        if rank == 0:
+            print(f"OK: layout {plan.layout} on {world_size} process(es); path={plan.layout.path}; "
+                  f"{len(train_ds)} training rows")
+        return 0
+    if rank == 0:
+        check_output_dir(cfg.train.output_dir)
+
+    if not launched and world_size > 1:
+        return spawn_torchrun(world_size, argv)
+
+    from ..data import DecompileCollator
+    from .finalize import finalize_output
+
+    collator = DecompileCollator(tokenizer)
+    if plan.layout.path == "pipeline":
+        from .pipeline import train_pipeline
+
+        train_pipeline(cfg, plan.model_config, tokenizer, train_ds, collator)
+    else:
+        from .zero import train_zero
+
+        train_zero(cfg, tokenizer, train_ds, collator, plan.ds_config, callbacks=extra_callbacks(cfg))
+    if rank == 0:
+        finalize_output(cfg, tokenizer)
+    return 0
+
+
+def extra_callbacks(cfg: RunConfig) -> list:
+    if not (cfg.train.eval_benchmark and cfg.train.eval_every > 0):
+        return []
+    from ..eval.in_training import EvalCallback
+
+    return [EvalCallback(cfg.train.eval_benchmark, every=cfg.train.eval_every, limit=cfg.train.eval_limit,
+                         prompt=cfg.data.prompt_template)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    debug = "--debug" in argv
+    try:
+        return run(argv)
+    except user_errors() as exc:
+        return report_user_error(exc, debug)
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Errors that mean bad input, answered with one message; anything else is our bug."""
+    from ..data import DataError
+    from ..parallel.layout import LayoutError
+
+    found = [UserError, ConfigError, DataError, LayoutError, FileNotFoundError]
+    try:
+        from ..parallel.ds_config import DeepSpeedConfigError
+
+        found.append(DeepSpeedConfigError)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
