@@ -303,3 +303,39 @@ def test_example_configs_in_configs_ds_pass_the_check():
     assert examples, "configs/ds/ has no example"
     for path in examples:
         check_ds_config(read_ds_json(path), source=str(path))
+
+
+@pytest.mark.parametrize("layout, world", [(Layout(zero_stage=2, offload_optimizer=True), 1),
+                                           (Layout(tp=2, dp=1, zero_stage=1), 2)])
+def test_built_config_agrees_with_the_hf_trainers_fill_logic(layout, world, tmp_path):
+    from types import SimpleNamespace
+
+    from transformers import TrainingArguments
+    from transformers.integrations.deepspeed import HfTrainerDeepSpeedConfig, unset_hf_deepspeed_config
+
+    cfg = build_ds_config(layout, ARGS, world, pin_memory=False)
+    hf_args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none",
+                                per_device_train_batch_size=2, gradient_accumulation_steps=3, max_grad_norm=0.5)
+    hf_args_world = SimpleNamespace(**{k: getattr(hf_args, k) for k in (
+        "per_device_train_batch_size", "gradient_accumulation_steps", "max_grad_norm", "learning_rate",
+        "adam_beta1", "adam_beta2", "adam_epsilon", "weight_decay", "save_on_each_node", "fp16",
+        "fp16_full_eval", "bf16", "bf16_full_eval")}, world_size=world, get_warmup_steps=hf_args.get_warmup_steps)
+    try:
+        hf = HfTrainerDeepSpeedConfig(cfg)
+        hf.trainer_config_process(hf_args_world)
+        hf.trainer_config_finalize(hf_args_world, SimpleNamespace(config=SimpleNamespace(hidden_size=8)), 10)
+    finally:
+        unset_hf_deepspeed_config()
+    assert '"auto"' not in json.dumps(hf.config)  # every "auto" we wrote is one the Trainer fills
+    assert hf.config["train_batch_size"] == cfg["train_batch_size"]
+
+
+def test_pipeline_config_uses_torch_adamw_on_cpu():
+    layout = Layout(tp=1, pp=2, dp=1, zero_stage=1)
+    cfg = build_pipeline_ds_config(layout, ARGS, 2, total_steps=10, pin_memory=False, torch_adam=None)
+    import torch
+
+    assert cfg["optimizer"]["params"].get("torch_adam", False) == (not torch.cuda.is_available())
+    offload = build_pipeline_ds_config(Layout(tp=1, pp=2, dp=1, zero_stage=1, offload_optimizer=True), ARGS, 2,
+                                       total_steps=10, pin_memory=False)
+    assert "torch_adam" not in offload["optimizer"]["params"]  # offload wants DeepSpeedCPUAdam

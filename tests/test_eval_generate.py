@@ -14,7 +14,7 @@ from decomptune.eval import cli, decompile_cli, generate
 from decomptune.eval.benchmark import load_benchmark
 from decomptune.eval.generate import _cut_at_eos, generate_texts, load_model
 from decomptune.eval.in_training import EvalCallback
-from decomptune.prompts import render_prompt, save_template
+from decomptune.prompts import TEMPLATES, render_prompt, save_template
 from decomptune.tokenizer import load_tokenizer
 
 MINI = Path(__file__).parent / "fixtures" / "eval" / "mini_benchmark.json"
@@ -51,6 +51,7 @@ def test_eval_with_model_generates_scores_and_resumes(model_dir, tmp_path, monke
     assert report["total"]["rows"] == 3
     assert report["settings"]["model"] == str(model_dir)
     assert report["settings"]["generation_max_new_tokens"] == 12
+    assert report["settings"]["prompt_template"] == TEMPLATES["decompiled"]  # read from the model dir
     assert len(read_jsonl(out / "rows.jsonl")) == 3
     assert (out / "report.md").exists() and (out / "reexec.png").stat().st_size > 1000
 
@@ -124,3 +125,15 @@ def test_eval_callback_logs_reexec_rate_into_trainer_history(model_dir, tmp_path
     assert [entry["step"] for entry in logged] == [2, 4]
     assert all(0.0 <= e["eval/reexec_rate"] <= e["eval/compile_rate"] <= 100.0 for e in logged)
     assert model.training  # handed back in training mode
+
+
+@pytest.mark.slow
+def test_other_ranks_wait_for_a_slow_evaluation_without_timing_out(tmp_path):
+    from distributed import run_python
+
+    worker = Path(__file__).parent / "fixtures" / "eval" / "callback_worker.py"
+    # The training group times out after 15 s; rank 0's evaluation takes over 25 s.
+    out = run_python([str(worker), str(MINI), str(tmp_path / "run"), "15", "25"], nproc=2, timeout=600)
+    results = sorted((json.loads(line.split("RESULT ", 1)[1]) for line in out.splitlines() if "RESULT " in line),
+                     key=lambda r: r["rank"])
+    assert results == [{"rank": 0, "eval_steps": [2]}, {"rank": 1, "eval_steps": []}]

@@ -125,7 +125,7 @@ def test_refuses_more_stages_than_layers():
 def test_refuses_zero_2_3_with_pipeline(stage):
     msg = refusal(Layout(tp=1, pp=2, dp=2, zero_stage=stage), 4, gradient_accumulation_steps=8)
     assert f"ZeRO-{stage} with pipeline parallelism (pp=2)" in msg
-    assert "use zero=1" in msg and "--layout tp=1,pp=2,zero=1" in msg
+    assert "use zero=1" in msg
 
 
 def test_refuses_param_offload_without_zero3():

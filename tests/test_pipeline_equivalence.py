@@ -86,3 +86,4 @@ def test_pipeline_tied_embeddings_uniform_partition_activation_checkpointing(tmp
     check_equivalence(r)
     # "uniform": the 4 decoder blocks (layers 1..4) split 2/2, embedding first, norm+head last.
     assert r["parts"] == [0, 3, 7]
+    assert r["activation_checkpoint_interval"] == 1

@@ -154,3 +154,23 @@ def test_resume_into_another_layout_is_refused_with_the_export_route(tmp_path):
     grid = SimpleNamespace(get_slice_parallel_world_size=lambda: 1, pipe_parallel_size=2, data_parallel_size=2)
     with pytest.raises(ValueError, match="resuming needs the same layout.*decomptune export"):
         checkpoint.load_pipeline_checkpoint(SimpleNamespace(grid=grid), step_dir)
+
+
+def test_falcon3_7b_stages_balance_parameters_and_uniform_splits_decoder_blocks():
+    """The counts DeepSpeed partitions by (built on the meta device, as our PipelineModule
+    does): Falcon3-7B's 131K-vocab embedding and head weigh as much as ~2 blocks each."""
+    from deepspeed.runtime.utils import partition_balanced
+    from transformers import LlamaConfig
+
+    config = LlamaConfig(vocab_size=131072, hidden_size=3072, intermediate_size=23040, num_hidden_layers=28,
+                         num_attention_heads=12, num_key_value_heads=4, head_dim=256)
+    config._attn_implementation = "sdpa"
+    with torch.device("meta"):
+        counts = [sum(p.numel() for p in spec.build().parameters()) for spec in llama.pipeline_layer_specs(config)]
+    assert sum(counts) == pytest.approx(7.46e9, rel=1e-3)
+    parts = partition_balanced(counts, 4)
+    stage_params = [sum(counts[a:b]) for a, b in zip(parts, parts[1:])]
+    assert max(stage_params) / min(stage_params) < 1.05
+    is_block = [int(kind.startswith(llama.DECODER)) for kind in llama.layer_kinds(config)]
+    uniform = partition_balanced(is_block, 2)
+    assert [sum(is_block[a:b]) for a, b in zip(uniform, uniform[1:])] == [14, 14]

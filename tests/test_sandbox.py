@@ -98,6 +98,17 @@ int main(){ for(;;){ if (fork() == 0) { setsid(); } } }""")
     assert processes_running(exe) == []
 
 
+def test_process_count_limit_binds(tmp_path):
+    # Root ignores RLIMIT_NPROC; the sandbox drops to an unprivileged uid so that it binds.
+    exe = build(tmp_path, """
+#include <unistd.h>
+int main(){ int made = 0; for (int i = 0; i < 50; i++) { pid_t p = fork(); if (p == 0) { sleep(2); _exit(0); }
+  if (p > 0) made++; } return made; }""")
+    result = run_sandboxed(exe, SMALL)
+    made = int(result.reason.removeprefix("exit code "))
+    assert 1 <= made < SMALL.nproc
+
+
 def test_daemonised_child_does_not_outlive_the_run(tmp_path):
     exe = build(tmp_path, """
 #include <unistd.h>
@@ -213,3 +224,16 @@ def test_without_namespaces_it_warns_and_still_limits(tmp_path, monkeypatch, cap
     assert not result.passed and "limit" in result.reason
     ok = real_launch(build(tmp_path, WRITE_ANYWHERE, "writer"), SMALL, ["scratch.txt"], isolate=False)
     assert ok.passed  # its own directory stays writable after the uid drop
+
+
+def test_program_has_no_capabilities_to_undo_the_read_only_view(tmp_path):
+    exe = build(tmp_path, """
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+int main(){ char line[256]; FILE *f = fopen("/proc/self/status", "r");
+  while (fgets(line, sizeof line, f)) if (strncmp(line, "CapEff:", 7) == 0) printf("%s", line);
+  return mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT, NULL) == 0 ? 0 : 10; }""")
+    result = run_sandboxed(exe, SMALL)
+    assert not result.passed and result.reason == "exit code 10"
+    assert result.stdout.split() == ["CapEff:", "0000000000000000"]

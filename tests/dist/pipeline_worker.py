@@ -147,6 +147,7 @@ def main():
     engine, metrics = run_pipeline_training(cfg, config, None, rows, collate)
     train_seconds = time.time() - t0
     parts = [int(p) for p in engine.module.parts]
+    checkpoint_interval = engine.module.activation_checkpoint_interval
 
     eval_batch = collate(rows[:2])
     scale = torch.tensor([1.0])
@@ -192,6 +193,7 @@ def main():
         "export_vs_pipeline_logits": float((exp_logits[real] - pipe_logits[real]).abs().max()),
         "export_vs_reference_logits": float((exp_logits[real] - ref_logits[real]).abs().max()),
         "parts": parts,
+        "activation_checkpoint_interval": checkpoint_interval,
         "adamw_losses": adam["losses"],
         "adamw_ref_losses": adam_ref_losses,
         "adamw_max_loss_diff": max(abs(a - b) for a, b in zip(adam["losses"], adam_ref_losses)),

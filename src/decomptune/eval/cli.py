@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from decomptune.errors import UserError, report_user_error
 from decomptune.eval.benchmark import load_benchmark, load_predictions
 from decomptune.eval.report import write_report
 from decomptune.eval.sandbox import Limits, namespaces_available
-from decomptune.eval.score import ScoreSettings, score_all
+from decomptune.eval.score import ScoreSettings, default_jobs, score_all
 from decomptune.prompts import load_template, resolve_template
 
 
@@ -27,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output directory for the report")
     p.add_argument("--ghidra-header", action="store_true",
                    help="prepend Ghidra's typedefs/macros (for scoring decompiler output as-is)")
-    p.add_argument("--jobs", type=int, default=None, help="rows scored at once (default: all cores)")
+    p.add_argument("--jobs", type=int, default=None, help="rows scored at once (default: 2 per core)")
     p.add_argument("--limit", type=int, default=None, help="only the first K benchmark rows")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per program run (default 10)")
     gen = p.add_argument_group("generation (with --model)")
@@ -55,7 +54,7 @@ def run(args: argparse.Namespace) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     settings = {"benchmark": str(args.benchmark), "rows": len(tasks), "ghidra_header": args.ghidra_header,
-                "jobs": args.jobs or os.cpu_count(), "compiler": _gcc_version(),
+                "jobs": args.jobs or default_jobs(), "compiler": _gcc_version(),
                 "sandbox_namespaces": namespaces_available()}
     if args.model:
         from decomptune.eval.generate import GenerationSettings, generate_predictions

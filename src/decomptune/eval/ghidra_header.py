@@ -62,5 +62,9 @@ GHIDRA_HEADER = "\n".join([
     "#define SQRT(x) sqrt(x)",
     "#define ABS(x) ((x) < 0 ? -(x) : (x))",
     "#define POPCOUNT(x) __builtin_popcountl((unsigned long)(x))",
+    # Ghidra declares `long in_FS_OFFSET;` and reads the stack canary at in_FS_OFFSET + 0x28.
+    # Left uninitialised that reads garbage and a row passes or crashes by chance; this makes
+    # the declaration, and every use, evaluate to the real thread pointer (x86-64 %fs base).
+    "#define in_FS_OFFSET in_FS_OFFSET = (long)__builtin_thread_pointer()",
     "",
 ])

@@ -17,6 +17,7 @@ file, which the harness reads: exit codes alone cannot tell a signal from a prog
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import resource
@@ -28,8 +29,10 @@ CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-SETUP_FAILED = 125  # launcher exit code when the sandbox itself could not be built
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+SETUP_FAILED = 125
+_VIRTUAL_FS = {"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "debugfs", "tracefs", "securityfs",
+               "pstore", "bpf", "fusectl", "configfs", "binfmt_misc", "autofs", "efivarfs", "hugetlbfs"}  # launcher exit code when the sandbox itself could not be built
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # Mount flags that a bind-remount must repeat: inside a user namespace they are locked.
@@ -49,23 +52,25 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
            f"mount {target}")
 
 
-def _mount_points() -> list[tuple[str, int]]:
+def _mount_points() -> list[tuple[str, str, int]]:
+    """(mount point, file-system type, flags to keep) from mountinfo."""
     points = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
             fields = line.split()
+            fstype = fields[fields.index("-") + 1]
             flags = sum(_KEPT_FLAGS.get(opt, 0) for opt in fields[5].split(","))
-            points.append((fields[4].replace("\\040", " "), flags))
+            points.append((fields[4].replace("\\040", " "), fstype, flags))
     return points
 
 
 def _build_filesystem(spec: dict) -> None:
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    for point, flags in _mount_points():
-        try:  # read-only everywhere; a few virtual mounts refuse, and nothing writes there
+    for point, fstype, flags in _mount_points():
+        try:  # read-only everywhere
             _mount(None, point, None, MS_BIND | MS_REMOUNT | MS_RDONLY | flags)
         except OSError:
-            if point in ("/", spec["workdir"]) or point.startswith(("/home", "/root", "/tmp", "/work")):
+            if fstype not in _VIRTUAL_FS:  # kernel views may refuse; real storage must not
                 raise
     owner = f"uid={spec['uid']},gid={spec['uid']}" if spec["uid"] is not None else "uid=0,gid=0"
     _mount("sandbox", spec["workdir"], "tmpfs", MS_NOSUID | MS_NODEV,
@@ -74,7 +79,10 @@ def _build_filesystem(spec: dict) -> None:
     for hidden in spec["hide"]:
         if os.path.isdir(hidden):
             _mount("hidden", hidden, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
-    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # only this namespace's pids
+    try:  # a /proc of this namespace: the host's processes become invisible
+        _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:
+        pass  # refused in some containers (masked /proc); the PID namespace still contains
 
 
 def _enter_program(spec: dict, exe_fd: int) -> None:
@@ -87,6 +95,11 @@ def _enter_program(spec: dict, exe_fd: int) -> None:
               (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, 64)]
     for which, value in limits:
         resource.setrlimit(which, (value, value))
+    # An empty capability bounding set: even as (namespace) root, the exec'd program gets
+    # no capabilities, so it cannot undo the read-only mounts or the hidden directories.
+    for cap in range(64):
+        if _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != errno.EINVAL:
+            _check(-1, f"drop capability {cap}")
     if spec["uid"] is not None:  # root: RLIMIT_NPROC binds only once we are someone else
         os.setgroups([])
         os.setgid(spec["uid"])

@@ -109,15 +109,21 @@ def score_row(task: Task, prediction: str, settings: ScoreSettings = ScoreSettin
         return result(True, True, run.passed, run.reason, stderr="" if run.passed else run.stderr[-500:])
 
 
+def default_jobs() -> int:
+    # Two rows per core: a row spends much of its time starting processes (gcc, the jail),
+    # so one per core leaves cores idle (measured: 9.3 -> 14.8 rows/s on 2 cores).
+    return 2 * (os.cpu_count() or 1)
+
+
 def _score_one(args: tuple[Task, str, ScoreSettings]) -> RowResult:
     return score_row(*args)
 
 
 def score_all(tasks: list[Task], predictions: dict[Key, str], settings: ScoreSettings = ScoreSettings(),
               jobs: int | None = None, progress: bool = True) -> list[RowResult]:
-    """Score every task that has a prediction, `jobs` rows at a time (default: all cores)."""
+    """Score every task that has a prediction, `jobs` rows at a time (default: 2 per core)."""
     work = [(task, predictions[task.key], settings) for task in tasks if task.key in predictions]
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(work)))
+    jobs = max(1, min(jobs or default_jobs(), len(work)))
     bar = tqdm(total=len(work), desc="scoring", unit="row", disable=not progress)
     results: list[RowResult] = []
     if jobs == 1:

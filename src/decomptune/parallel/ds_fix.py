@@ -12,14 +12,8 @@ from typing import Any
 
 from decomptune.config import TrainArgs
 from decomptune.parallel import ds_keys
-from decomptune.parallel.ds_config import (
-    ADAM_BETAS,
-    ADAM_EPS,
-    _auto_paths,
-    _intended_tp_pp,
-    _offloaded,
-    suggested_layout_flag,
-)
+from decomptune.parallel.ds_check import _auto_paths, _intended_tp_pp, _offloaded, suggested_layout_flag
+from decomptune.parallel.ds_config import ADAM_BETAS, ADAM_EPS
 from decomptune.parallel.layout import Layout
 
 

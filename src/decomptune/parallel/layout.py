@@ -258,10 +258,9 @@ def _check_zero(layout: Layout, problems: list[Problem]) -> None:
         return
     if layout.pp > 1 and stage >= 2:
         problems.append(Problem(
-            f"ZeRO-{stage} with pipeline parallelism (pp={layout.pp}): DeepSpeed's pipeline engine refuses "
-            f"ZeRO stages 2 and 3 (it shards gradients/parameters that the pipeline schedule needs whole)",
-            f"use zero=1 (optimizer state sharded over the dp replicas), e.g. --layout "
-            f"{replace(layout, zero_stage=1, offload_param=False).flag()}"))
+            f"ZeRO-{stage} with pipeline parallelism (pp={layout.pp}): DeepSpeed's pipeline engine stops at "
+            f"start-up ('ZeRO-2 and ZeRO-3 are incompatible with pipeline parallelism')",
+            "use zero=1 (optimizer state sharded over the dp replicas)"))
     if layout.offload_param and stage != 3:
         problems.append(Problem(
             f"offload=param with ZeRO-{stage}: only ZeRO-3 partitions parameters, so DeepSpeed silently "

@@ -106,9 +106,10 @@ def initial_weights(cfg: RunConfig, model_config_or_model, tokenizer):
         return model_config_or_model.config, llama.weight_source(model_config_or_model)
     name = cfg.model.model_name_or_path
     if os.path.isdir(name):  # each rank reads only its own stage's tensors
+        from ..models.loading import attention_implementation
+
         config = model_config_or_model
-        if getattr(config, "_attn_implementation", None) is None:
-            config._attn_implementation = "sdpa"
+        config._attn_implementation = attention_implementation(cfg.model)
         return config, llama.weight_source(name)
     from ..models.loading import load_model  # "tiny" (seeded init) or a hub name
 
