@@ -200,6 +200,19 @@ def test_build_autotp_counts_every_process_in_the_batch():
     check_ds_config(cfg, layout=layout, world_size=4, train_args=ARGS)
 
 
+def test_autotp_with_zero3_leaves_train_batch_size_to_deepspeed():
+    layout = Layout(tp=2, pp=1, dp=1, zero_stage=3)
+    cfg = build_ds_config(layout, ARGS, world_size=2, pin_memory=False)
+    assert "train_batch_size" not in cfg and cfg["train_micro_batch_size_per_gpu"] == 2
+    check_ds_config(cfg, layout=layout, world_size=2, train_args=ARGS)
+    for value in (8, "auto"):
+        msg = refusal(dict(cfg, train_batch_size=value), layout=layout, world_size=2)
+        assert "'train_batch_size' with AutoTP (tp=2) and ZeRO-3" in msg and "remove 'train_batch_size'" in msg
+    fixed, notes = nearest_valid_config(dict(cfg, train_batch_size=8), layout=layout, world_size=2)
+    assert "train_batch_size" not in fixed
+    check_ds_config(fixed, layout=layout, world_size=2)
+
+
 def test_build_pipeline_config_is_explicit_and_checked():
     layout = Layout(tp=2, pp=2, dp=2, zero_stage=1, micro_batches=4)
     cfg = build_pipeline_ds_config(layout, ARGS, world_size=8, total_steps=100, pin_memory=False)

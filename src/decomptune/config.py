@@ -32,6 +32,10 @@ class DataArgs:
     skip_bad_rows: bool = False
     num_proc: int = 1
     max_rows: int | None = None
+    # Fill rows of model_max_length with whole examples, no attention between them (data/packing.py).
+    packing: bool = False
+    # Cheaper alternative: batch examples of similar length together (less padding, no packing).
+    group_by_length: bool = False
 
 
 @dataclass
@@ -58,6 +62,10 @@ class TrainArgs:
     use_deepspeed: bool = True
     seed: int = 42
     resume_from_checkpoint: str | None = None
+    # "auto" = the newest complete checkpoint in output_dir (none: start fresh), or a path.
+    resume: str | None = None
+    # Seconds a collective may wait for a missing rank before the run stops with an error.
+    dist_timeout: int = 1800
     dataloader_shuffle: bool = True
     # Re-executability during training (issue 4): every N steps, rank 0 scores K rows.
     eval_benchmark: str | None = None
@@ -232,7 +240,17 @@ def parse_args(argv: list[str] | None) -> tuple[RunConfig, argparse.Namespace, l
             section, key = dest.split(".", 1)
             overrides.setdefault(section, {})[key] = value
     apply_mapping(cfg, overrides, "command line")
+    check_report_to(cfg.train.report_to)
     return cfg, ns, notes
+
+
+def check_report_to(text: str | None) -> None:
+    from .train.reporting import parse_report_to  # stdlib-only module: cheap to import here
+
+    try:
+        parse_report_to(text)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def to_dict(cfg: RunConfig) -> dict:

@@ -9,6 +9,7 @@ from decomptune.config import DataArgs
 
 from .errors import DataError
 from .load import load_split
+from .packing import add_length_column, pack_dataset
 from .report import DataReport
 from .tokenize import OVERLONG_POLICIES, tokenize_rows
 from .validate import SHOW_ROWS, validate_rows
@@ -56,4 +57,11 @@ def prepare_dataset(data_args: DataArgs, tokenizer, split: str = "train") -> tup
     log.info("%s", report.summary())
     if report.kept == 0:
         raise DataError(f"no {split} rows left to train on.\n{report.summary()}")
+    if data_args.packing and data_args.group_by_length:
+        raise DataError("packing and group_by_length are alternatives: packed rows are already full; "
+                        "use one of --packing / --group_by_length")
+    if data_args.packing and split == "train":
+        tokenized = pack_dataset(tokenized, data_args.model_max_length, seed=0)
+    elif data_args.group_by_length and split == "train":
+        tokenized = add_length_column(tokenized)
     return tokenized, report

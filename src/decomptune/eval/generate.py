@@ -37,7 +37,11 @@ def load_model(model_dir: str | Path, tokenizer_name: str | None = None):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype).to(device).eval()
-    tokenizer = load_tokenizer(tokenizer_name or str(model_dir))
+    try:
+        tokenizer = load_tokenizer(tokenizer_name or str(model_dir))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot load a tokenizer from {tokenizer_name or model_dir} ({exc}); "
+                        "save the tokenizer with the model or pass --tokenizer") from None
     return model, tokenizer
 
 

@@ -8,7 +8,9 @@ one tensor-parallel rank (and glued back together on export).
 Pipeline layers, in order: embedding, one layer per decoder block, final norm, LM head.
 Between stages travels (hidden, attention_mask, position_ids): the mask and positions
 are integer tensors, so DeepSpeed sends them along without gradients, and every
-stage rebuilds the causal/padding mask and its rotary embeddings from them.
+stage rebuilds the causal/padding mask and its rotary embeddings from them. Packed rows
+(data/packing.py) travel with an all-ones mask and restarting position ids, from which
+each stage builds the block-diagonal mask.
 """
 from __future__ import annotations
 
@@ -102,7 +104,10 @@ class DecoderLayerPipe(LlamaDecoderLayer):
 
     def forward(self, inputs):
         hidden, attention_mask, position_ids = inputs
-        mask = create_causal_mask(config=self.config, inputs_embeds=hidden, attention_mask=attention_mask,
+        # An all-ones mask (no padding; packed rows) goes in as None: transformers then reads
+        # example boundaries from restarts in position_ids and builds a block-diagonal mask.
+        padding = None if bool(attention_mask.all()) else attention_mask
+        mask = create_causal_mask(config=self.config, inputs_embeds=hidden, attention_mask=padding,
                                   cache=None, position_ids=position_ids)
         rotary = self.rotary_emb(hidden, position_ids)
         hidden = super().forward(hidden, attention_mask=mask, position_ids=position_ids,

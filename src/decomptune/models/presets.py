@@ -24,3 +24,10 @@ FALCON3_7B: dict = dict(
     attention_bias=False,
     mlp_bias=False,
 )
+
+
+# Hub names whose shape is known without a download (layout checks, the planner).
+KNOWN_SHAPES: dict[str, dict] = {
+    "tiiuae/Falcon3-7B-Base": FALCON3_7B,
+    "tiiuae/Falcon3-7B-Instruct": FALCON3_7B,
+}

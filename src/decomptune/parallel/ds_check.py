@@ -62,8 +62,6 @@ def suggested_layout_flag(cfg: dict, layout: Layout | None = None) -> str:
         stage = min(stage, 1) or 1
     offload_opt = _offloaded(zero, "offload_optimizer") and stage >= 1
     offload_param = _offloaded(zero, "offload_param") and stage == 3
-    if tp > 1 and pp == 1 and stage == 3:
-        stage, offload_param = 2, False
     return Layout(tp=tp, pp=pp, zero_stage=stage, offload_optimizer=offload_opt,
                   offload_param=offload_param).flag()
 
@@ -94,10 +92,19 @@ def check_ds_config(cfg: Any, layout: Layout | None = None, world_size: int | No
             'write a JSON object: {"zero_optimization": {"stage": 1}, ...}')])
     problems: list[Problem] = []
     tp, pp = _intended_tp_pp(cfg, layout)
-    _check_top_level(cfg, layout, problems)
+    _check_top_level(cfg, problems)
     stage = _check_zero(cfg, pp, problems)
     _check_autos(cfg, pp, problems)
-    _check_batch(cfg, tp, pp, world_size, problems)
+    if tp > 1 and pp == 1 and stage == 3 and "train_batch_size" in cfg:
+        problems.append(Problem(
+            f"'train_batch_size' with AutoTP (tp={tp}) and ZeRO-3: DeepSpeed checks the batch twice and counts "
+            f"W differently: the engine counts every process, ZeRO-3's parameter partitioning counts only the "
+            f"data-parallel replicas (processes / tp). No value passes both (the HF Trainer's \"auto\" fills "
+            f"the first), so DeepSpeed stops at start-up ('Check batch related parameters')",
+            "remove 'train_batch_size': DeepSpeed derives it from 'train_micro_batch_size_per_gpu' and "
+            "'gradient_accumulation_steps'"))
+    else:
+        _check_batch(cfg, tp, pp, world_size, problems)
     if layout is not None:
         _check_against_layout(cfg, layout, stage, problems)
     if train_args is not None:
@@ -106,7 +113,7 @@ def check_ds_config(cfg: Any, layout: Layout | None = None, world_size: int | No
         raise DeepSpeedConfigError(source, problems)
 
 
-def _check_top_level(cfg: dict, layout: Layout | None, problems: list[Problem]) -> None:
+def _check_top_level(cfg: dict, problems: list[Problem]) -> None:
     known = ds_keys.top_level_keys()
     removed = ds_keys.removed_top_level_keys()
     for key in cfg:
@@ -118,7 +125,7 @@ def _check_top_level(cfg: dict, layout: Layout | None, problems: list[Problem]) 
                 "ZeRO data parallelism: every process holds the whole model, with no pipeline stages and "
                 "no tensor slicing",
                 f"remove 'model_parallel' and give decomptune the layout: --layout "
-                f"{suggested_layout_flag(cfg, layout)} (world size must be a multiple of tp*pp)"))
+                f"{suggested_layout_flag(cfg)} (world size must be a multiple of tp*pp)"))
         elif key == "deepspeed_transformer_kernel":
             problems.append(Problem(
                 "'deepspeed_transformer_kernel': DeepSpeed never reads this key. Its transformer kernel is "

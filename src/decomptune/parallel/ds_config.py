@@ -68,6 +68,10 @@ def build_ds_config(layout: Layout, train_args: TrainArgs, world_size: int,
             "lr": "auto", "betas": "auto", "eps": "auto", "weight_decay": "auto"}}
     if layout.autotp:
         cfg["tensor_parallel"] = {"autotp_size": layout.tp}
+        if layout.zero_stage == 3:
+            # The engine counts W = every process, ZeRO-3's partitioning W = processes / tp:
+            # no train_batch_size passes both checks, so let DeepSpeed derive it.
+            del cfg["train_batch_size"]
     return cfg
 
 

@@ -36,6 +36,10 @@ def nearest_valid_config(cfg: dict, layout: Layout | None = None, train_args: Tr
     _fix_batch(fixed, layout, tp, pp, train_args, world_size, notes)
     if layout is not None:
         _fix_layout_contradictions(fixed, layout, notes)
+    stage = fixed.get("zero_optimization", {}).get("stage") if isinstance(fixed.get("zero_optimization"), dict) else 0
+    if tp > 1 and pp == 1 and stage == 3 and "train_batch_size" in fixed:
+        fixed.pop("train_batch_size")
+        notes.append("removed 'train_batch_size': with AutoTP and ZeRO-3 DeepSpeed must derive it")
     if not used_defaults:
         _fix_train_args_contradictions(fixed, pp, train_args, notes)
     if pp == 1 and isinstance(fixed.get("scheduler"), dict) and not used_defaults:

@@ -1,36 +1,75 @@
-"""Trainer callbacks shared by both training paths: the always-on JSONL metrics log."""
+"""The ZeRO path's reporting: a Trainer that meters tokens, and the callback that sends
+every Trainer log (training and in-training eval) to MetricSinks and the progress display."""
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
-from transformers import TrainerCallback
+import torch
+import torch.distributed as dist
+from transformers import Trainer, TrainerCallback
 
-METRICS_FILE = "metrics.jsonl"
+from .progress import TrainProgress
+from .reporting import METRICS_FILE, MetricSinks, StepMeter, batch_token_counts, read_metrics  # noqa: F401
 
 
-class JsonlMetricsLogger(TrainerCallback):
-    """Appends every logged dict (loss, lr, grad norm, ...) with its step to OUTPUT/metrics.jsonl on rank 0."""
+class MeteredTrainer(Trainer):
+    """HF's Trainer plus tokens/s, useful-token ratio and memory in every training log.
 
-    def __init__(self, output_dir: str):
-        self.path = Path(output_dir) / METRICS_FILE
-        self.start = time.time()
+    duplicate_factor: how many ranks train on the same batch (tensor parallelism), so
+    tokens are counted once per data-parallel replica."""
+
+    def __init__(self, *args, duplicate_factor: int = 1, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.meter = StepMeter()
+        self.duplicate_factor = duplicate_factor
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        self.meter.add(*batch_token_counts(inputs))
+        return super().training_step(model, inputs, num_items_in_batch)
+
+    def log(self, logs: dict, start_time: float | None = None) -> None:
+        if "loss" in logs:  # a training log: every rank is here (HF just gathered the loss)
+            counts = torch.tensor(self.meter.local_counts(), dtype=torch.long, device=self.args.device)
+            if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+                dist.all_reduce(counts)
+            logs.update(self.meter.interval([int(c) // self.duplicate_factor for c in counts.tolist()]))
+        super().log(logs, start_time)
+
+
+class MetricsCallback(TrainerCallback):
+    """Rank 0: metrics.jsonl / metrics.csv / TensorBoard / W&B, and the progress bar or lines."""
+
+    def __init__(self, output_dir: str, report_to: str | None = None, run_config: dict | None = None,
+                 resume: bool = False):
+        self.output_dir, self.report_to = output_dir, report_to
+        self.run_config, self.resume = run_config, resume
+        self.sinks: MetricSinks | None = None
+        self.progress: TrainProgress | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            self.sinks = MetricSinks(self.output_dir, self.report_to, self.run_config, resume=self.resume)
+            self.progress = TrainProgress(state.max_steps, state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.update(state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or not logs:
+        if self.sinks is None or not logs:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        row = {"step": state.global_step, "elapsed_s": round(time.time() - self.start, 3), **logs}
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(row) + "\n")
+        self.sinks.log(state.global_step, logs)
+        if "loss" in logs:
+            self.progress.show(logs)
+        elif any(k.startswith("eval") for k in logs):
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, float))
+            self.progress.note(f"step {state.global_step}: {shown}")
 
-
-def read_metrics(output_dir: str | Path) -> list[dict]:
-    path = Path(output_dir) / METRICS_FILE
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.close()
+        if self.sinks is not None:
+            self.sinks.close()
 
 
 def step_losses(output_dir: str | Path) -> dict[int, float]:

@@ -85,7 +85,20 @@ def micro_batch_stream(dataset, collator, plan: StepPlan, dp_rank: int, first_st
         # DeepSpeed averages micro-batch losses over micro-batches and DP replicas.
         scale = plan.micro_batches * plan.dp / targets if targets else 0.0
         scale = torch.tensor([scale], dtype=torch.float32)
-        for rows in plan.replica_rows(step, dp_rank):
+        for rows in _grouped(plan.replica_rows(step, dp_rank), step_rows, dataset, plan, dp_rank):
             batch = collator([dataset[i] for i in rows])
             yield pipeline_inputs(batch), (batch["labels"], scale)
         step += 1
+
+
+def _grouped(replica_rows: list[list[int]], step_rows: list[int], dataset, plan: StepPlan, dp_rank: int):
+    """With a "length" column (--group_by_length), the step's rows sorted longest first before
+    they are dealt to replicas and micro-batches, so each micro-batch pads little. The step
+    holds the same rows either way, so its loss is unchanged."""
+    if "length" not in getattr(dataset, "column_names", ()):
+        return replica_rows
+    lengths = dataset.select(step_rows)["length"]
+    ordered = [row for _, row in sorted(zip(lengths, step_rows), key=lambda pair: -pair[0])]
+    per_replica = plan.micro_batch_size * plan.micro_batches
+    mine = ordered[dp_rank * per_replica:(dp_rank + 1) * per_replica]
+    return [mine[i:i + plan.micro_batch_size] for i in range(0, per_replica, plan.micro_batch_size)]

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..config import RunConfig
+from ..config import RunConfig, to_dict
 from ..models import llama
 from .pipe_data import StepPlan, micro_batch_stream
+from .progress import TrainProgress
+from .reporting import MetricSinks, StepMeter
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,19 @@ def total_steps(cfg: RunConfig, plan: StepPlan) -> int:
     return max(1, math.ceil(cfg.train.num_train_epochs * plan.steps_per_epoch))
 
 
+def step_token_counts(dataset, plan: StepPlan, step: int, pad_multiple: int = 1) -> tuple[int, int]:
+    """(real, computed) tokens of a whole step over all replicas: each micro-batch is padded
+    to its longest row rounded up to pad_multiple, as the collator does."""
+    real = computed = 0
+    for dp_rank in range(plan.dp):
+        for rows in plan.replica_rows(step, dp_rank):
+            lengths = [len(dataset[i]["input_ids"]) for i in rows]
+            width = -(-max(lengths) // pad_multiple) * pad_multiple
+            real += sum(lengths)
+            computed += width * len(rows)
+    return real, computed
+
+
 def initial_weights(cfg: RunConfig, model_config_or_model, tokenizer):
     """(model config, weight source) for slice-on-load; see models.llama.weight_source."""
     if isinstance(model_config_or_model, nn.Module):
@@ -180,20 +195,43 @@ def run_pipeline_training(cfg: RunConfig, model_config_or_model, tokenizer, trai
     if rank0:
         log.info("pipeline: tp=%d pp=%d dp=%d, %d micro-batches of %d per replica per step, steps %d..%d",
                  grid.tp, grid.pp, grid.dp, plan.micro_batches, plan.micro_batch_size, first_step + 1, num_steps)
-    history, start = [], time.time()
-    for step in range(first_step, num_steps):
-        loss = engine.train_batch(data_iter=stream)
-        record = {"step": step + 1, "loss": float(loss), "learning_rate": engine.get_lr()[0],
-                  "grad_norm": float(engine.get_global_grad_norm() or 0.0)}
-        history.append(record)
-        if rank0 and cfg.train.logging_steps and (step + 1) % cfg.train.logging_steps == 0:
-            log.info("step %d/%d loss %.4f lr %.3g grad_norm %.3g", step + 1, num_steps, record["loss"],
-                     record["learning_rate"], record["grad_norm"])
-        done = step + 1 == num_steps
-        if done or (cfg.train.save_strategy == "steps" and cfg.train.save_steps
-                    and (step + 1) % cfg.train.save_steps == 0):
-            checkpoint.save_pipeline_checkpoint(engine, ckpt_root, step + 1, config, grid, tokenizer,
-                                                cfg.data.prompt_template, keep=cfg.train.save_total_limit)
+    # Rank 0 reports for everyone: the step plan tells it every replica's rows, so token
+    # counts need no communication.
+    sinks = MetricSinks(cfg.train.output_dir, cfg.train.report_to, to_dict(cfg),
+                        resume=bool(cfg.train.resume_from_checkpoint)) if rank0 else None
+    progress = TrainProgress(num_steps, first_step, enabled=rank0)
+    meter, pad_multiple = StepMeter(), getattr(collator, "pad_to_multiple_of", 1)
+    history, interval, start = [], [], time.time()
+    try:
+        for step in range(first_step, num_steps):
+            loss = engine.train_batch(data_iter=stream)
+            record = {"step": step + 1, "loss": float(loss), "learning_rate": engine.get_lr()[0],
+                      "grad_norm": float(engine.get_global_grad_norm() or 0.0)}
+            history.append(record)
+            interval.append(record["loss"])
+            progress.update(step + 1)
+            if rank0:
+                meter.add(*step_token_counts(train_dataset, plan, step, pad_multiple))
+            done = step + 1 == num_steps
+            if cfg.train.logging_steps and ((step + 1) % cfg.train.logging_steps == 0 or done):
+                if rank0:  # as HF's Trainer logs: the loss averaged over the steps since the last log
+                    logs = {"loss": sum(interval) / len(interval), "grad_norm": record["grad_norm"],
+                            "learning_rate": record["learning_rate"], "epoch": (step + 1) / plan.steps_per_epoch,
+                            **meter.interval()}
+                    sinks.log(step + 1, logs)
+                    progress.show(logs)
+                interval = []
+            if done or (cfg.train.save_strategy == "steps" and cfg.train.save_steps
+                        and (step + 1) % cfg.train.save_steps == 0):
+                checkpoint.save_pipeline_checkpoint(engine, ckpt_root, step + 1, config, grid, tokenizer,
+                                                    cfg.data.prompt_template, keep=cfg.train.save_total_limit)
+        if rank0 and history:
+            sinks.log(num_steps, {"train_runtime": round(time.time() - start, 3),
+                                  "train_loss": sum(r["loss"] for r in history) / len(history)})
+    finally:
+        progress.close()
+        if sinks is not None:
+            sinks.close()
 
     deepspeed.comm.barrier()
     if rank0 and history:  # the final model, as one HF safetensors model

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from filelock import FileLock
 
@@ -40,11 +39,15 @@ def model_shape(cfg: RunConfig, tokenizer):
 
     if cfg.model.model_name_or_path == TINY_NAME:
         return tiny_llama_config(vocab_size=len(tokenizer))
-    from transformers import AutoConfig
+    from transformers import AutoConfig, LlamaConfig
+
+    from ..models.presets import KNOWN_SHAPES
 
     try:
         return AutoConfig.from_pretrained(cfg.model.model_name_or_path)
     except OSError as exc:
+        if cfg.model.model_name_or_path in KNOWN_SHAPES:  # offline: the shape is all validation needs
+            return LlamaConfig(**KNOWN_SHAPES[cfg.model.model_name_or_path])
         raise UserError(f"cannot read the model config of {cfg.model.model_name_or_path!r}: {exc}. "
                         "Pass a local model directory (with config.json) or 'tiny'.") from exc
 
@@ -57,11 +60,17 @@ def make_plan(cfg: RunConfig, layout_text: str | None, world_size: int, tokenize
             if key != "dp":  # dp is derived from the world size; validate() checks an explicit one
                 setattr(cfg.layout, key, value)
     layout = Layout.from_args(cfg.layout, world_size)
+    if cfg.train.deepspeed and cfg.train.use_deepspeed and not layout_text:
+        # A user ds.json without --layout: its stage/offload/AutoTP size are the layout.
+        from ..parallel.ds_config import layout_from_ds_config, read_ds_json
+
+        layout = layout_from_ds_config(read_ds_json(cfg.train.deepspeed), world_size, base=cfg.layout)
     model_config = model_shape(cfg, tokenizer)
     for warning in validate(layout, model_config, world_size,
                             gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
                             max_grad_norm=cfg.train.max_grad_norm):
         log.warning(warning)
+    resolve_resume(cfg, layout, model_config)
     if not cfg.train.use_deepspeed:
         # Plain PyTorch (DDP when launched on several processes): the reference runs use it.
         if layout.tp > 1 or layout.pp > 1:
@@ -79,10 +88,37 @@ def make_plan(cfg: RunConfig, layout_text: str | None, world_size: int, tokenize
     return TrainPlan(cfg, world_size, layout, ds_config, model_config)
 
 
+def resolve_resume(cfg: RunConfig, layout, model_config) -> None:
+    """--resume auto|PATH (or --resume_from_checkpoint PATH) -> one checked checkpoint path, or None."""
+    from . import checkpointing as ckpt
+
+    t = cfg.train
+    if t.resume and t.resume_from_checkpoint and t.resume != t.resume_from_checkpoint:
+        raise UserError(f"--resume {t.resume} and --resume_from_checkpoint {t.resume_from_checkpoint} contradict "
+                        "each other: give only one of them")
+    scheme = ckpt.PIPELINE if layout.path == "pipeline" else ckpt.ZERO
+    path = ckpt.resolve_resume(t.resume or t.resume_from_checkpoint, t.output_dir, scheme)
+    if path is not None:
+        ckpt.check_same_model(path, model_config, cfg.model.model_name_or_path)
+        if layout.path == "pipeline":
+            ckpt.check_same_layout(path, layout.tp, layout.pp, layout.dp)
+    t.resume, t.resume_from_checkpoint = None, (str(path) if path else None)
+
+
 def check_output_dir(path: str) -> None:
-    os.makedirs(path, exist_ok=True)
-    if not os.access(path, os.W_OK):
-        raise UserError(f"output directory {path} is not writable: choose another --output_dir")
+    """Refuse an output_dir that cannot be written, without creating it: a run refused up
+    front leaves nothing behind (training creates it when it first writes)."""
+    target = Path(path).expanduser().absolute()
+    existing = target
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"--output_dir {path}: {existing} is a file, not a directory; choose another --output_dir")
+    try:  # os.access says yes to root even on read-only mounts: really try
+        tempfile.TemporaryDirectory(dir=existing).cleanup()
+    except OSError as exc:
+        raise UserError(f"--output_dir {path} is not writable ({existing}: {exc.strerror}); choose another "
+                        "--output_dir or fix its permissions") from exc
 
 
 def spawn_torchrun(nproc: int, argv: list[str]) -> int:
@@ -127,21 +163,21 @@ def run(argv: list[str]) -> int:
         train_ds, _report = prepare_dataset(cfg.data, tokenizer, split="train")  # logs its report
     if len(train_ds) == 0:
         raise UserError(f"no training rows left from {cfg.data.data_path} (see the data report above)")
+    if rank == 0:
+        check_output_dir(cfg.train.output_dir)
     if ns.check_only:
         if rank == 0:
             print(f"OK: layout {plan.layout} on {world_size} process(es); path={plan.layout.path}; "
                   f"{len(train_ds)} training rows")
         return 0
-    if rank == 0:
-        check_output_dir(cfg.train.output_dir)
 
     if not launched and world_size > 1:
         return spawn_torchrun(world_size, argv)
 
-    from ..data import DecompileCollator
+    from ..data import make_collator
     from .finalize import finalize_output
 
-    collator = DecompileCollator(tokenizer)
+    collator = make_collator(cfg.data, tokenizer)  # padded rows, or packed ones (--packing)
     if plan.layout.path == "pipeline":
         from .pipeline import train_pipeline
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import torch
-from transformers import Trainer, TrainingArguments
+from transformers import PrinterCallback, Trainer, TrainingArguments
 
-from ..config import RunConfig
+from ..config import RunConfig, to_dict
 from ..models.loading import load_model
-from .callbacks import JsonlMetricsLogger
+from .callbacks import MeteredTrainer, MetricsCallback
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +18,6 @@ log = logging.getLogger(__name__)
 def training_arguments(cfg: RunConfig, ds_config: dict | None) -> TrainingArguments:
     t = cfg.train
     on_gpu = torch.cuda.is_available()
-    report_to = [] if t.report_to in ("none", "", None) else [r.strip() for r in t.report_to.split(",")]
     return TrainingArguments(
         output_dir=t.output_dir,
         num_train_epochs=t.num_train_epochs,
@@ -34,8 +34,11 @@ def training_arguments(cfg: RunConfig, ds_config: dict | None) -> TrainingArgume
         logging_steps=t.logging_steps,
         save_strategy=t.save_strategy,
         save_steps=t.save_steps,
-        save_total_limit=t.save_total_limit,
-        report_to=report_to,
+        save_total_limit=None,  # CrashSafeTrainer rotates: it never deletes the newest complete checkpoint
+        ddp_timeout=t.dist_timeout,
+        # Reporting (TensorBoard, W&B, JSONL, CSV) and progress are ours, shared with the
+        # pipeline path: see callbacks.MetricsCallback.
+        report_to=[],
         bf16=t.bf16 and on_gpu,
         deepspeed=ds_config,
         seed=t.seed,
@@ -44,9 +47,52 @@ def training_arguments(cfg: RunConfig, ds_config: dict | None) -> TrainingArgume
         use_cpu=not on_gpu,
         ddp_backend="gloo" if not on_gpu and int(os.environ.get("WORLD_SIZE", 1)) > 1 else None,
         remove_unused_columns=False,
+        # --group_by_length: batches of similar length (reads the "length" column run.py adds).
+        train_sampling_strategy="group_by_length" if cfg.data.group_by_length else "random",
         dataloader_drop_last=False,
-        disable_tqdm=False,
+        disable_tqdm=True,
     )
+
+
+class CrashSafeTrainer(Trainer):
+    """The HF Trainer, with checkpoints that appear only once complete (see train/checkpointing.py).
+
+    Everything the Trainer saves (DeepSpeed's model/optimizer/scheduler shards, RNG state of
+    every rank, trainer_state.json with the step the data loader skips to) goes to a staging
+    directory first; rank 0 commits it after every rank has flushed its files.
+    """
+
+    def __init__(self, *args, keep_checkpoints: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.keep_checkpoints = keep_checkpoints
+        self._staging_root: Path | None = None
+
+    def _get_output_dir(self, trial) -> str:
+        return str(self._staging_root) if self._staging_root else super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial) -> None:
+        root = Path(super()._get_output_dir(trial))
+        step = self.state.global_step
+        staged = ckpt.staging_dir(root, ckpt.ZERO.name(step))
+        if self.args.should_save:
+            ckpt.clear_staging(root)
+        self.accelerator.wait_for_everyone()
+        self._staging_root = staged.parent
+        try:
+            super()._save_checkpoint(model, trial)
+            ckpt.fsync_tree(staged)
+        except Exception as exc:
+            error = ckpt.save_failed(exc, staged, root, ckpt.ZERO)
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            self._staging_root = None
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            ckpt.commit(staged, ckpt.ZERO, root, step)
+            ckpt.rotate(root, ckpt.ZERO, self.keep_checkpoints)
+        self.accelerator.wait_for_everyone()
 
 
 def train_zero(cfg: RunConfig, tokenizer, train_dataset, collator, ds_config: dict | None,
@@ -54,14 +100,21 @@ def train_zero(cfg: RunConfig, tokenizer, train_dataset, collator, ds_config: di
     """Train and save the final HF model (gathered from ZeRO-3 / TP shards) into output_dir."""
     model = load_model(cfg.model, tokenizer, bf16=cfg.train.bf16, seed=cfg.train.seed)
     args = training_arguments(cfg, ds_config)
-    trainer = Trainer(
+    metrics = MetricsCallback(cfg.train.output_dir, cfg.train.report_to, to_dict(cfg),
+                              resume=bool(cfg.train.resume_from_checkpoint))
+    trainer = MeteredTrainer(
         model=model,
         args=args,
         data_collator=collator,
         train_dataset=train_dataset,
         processing_class=tokenizer,
-        callbacks=[JsonlMetricsLogger(cfg.train.output_dir), *(callbacks or [])],
+        callbacks=[metrics, *(callbacks or [])],
+        duplicate_factor=cfg.layout.tp,
     )
+    trainer.remove_callback(PrinterCallback)  # it prints raw dicts; MetricsCallback prints lines
+    for callback in callbacks or []:
+        if getattr(callback, "trainer", False) is None:  # EvalCallback: send its metrics through Trainer.log
+            callback.trainer = trainer
     trainer.train(resume_from_checkpoint=cfg.train.resume_from_checkpoint)
     trainer.save_model(cfg.train.output_dir)
     trainer.save_state()
