@@ -78,9 +78,9 @@ def test_explicit_validation_path(tmp_path):
 def test_shipped_sample_has_both_splits_with_the_documented_columns():
     train, _ = load_split("sample", None, "train")
     valid, _ = load_split("sample", None, "validation")
-    assert {"instruction", "output", "opt", "task_id"} <= set(train.column_names)
+    assert {"instruction", "output", "opt", "function", "source_file"} <= set(train.column_names)
     assert len(train) > 200 and 0.05 < len(valid) / (len(train) + len(valid)) < 0.2
-    assert not set(train["task_id"]) & set(valid["task_id"])  # split by task
+    assert not set(train["output"]) & set(valid["output"])  # split by function: no source in both
 
 
 def test_custom_column_names(tmp_path):

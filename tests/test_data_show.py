@@ -2,6 +2,7 @@
 import datasets
 import pytest
 
+from decomptune.data.load import load_split
 from decomptune.data.show import main
 
 datasets.disable_progress_bars()
@@ -15,7 +16,8 @@ def private_datasets_cache(tmp_path, monkeypatch):
 def test_prints_both_splits_of_the_sample(capsys):
     assert main(["--model_max_length", "300", "--overlong_policy", "truncate_prompt_left", "--max_rows", "50"]) == 0
     out = capsys.readouterr().out
-    assert "data [train]" in out and "292 rows loaded, 50 kept" in out and "left out by max_rows: 242" in out
+    rows = len(load_split("sample", None, "train")[0])
+    assert "data [train]" in out and f"{rows} rows loaded, 50 kept" in out and f"left out by max_rows: {rows - 50}" in out
     assert "data [validation]" in out and "max 300" in out and "prompt cut from the left" in out
 
 

@@ -12,7 +12,8 @@ from decomptune.data.packing import add_length_column, plan_rows
 from decomptune.models.tiny import tiny_llama_config
 from decomptune.tokenizer import load_tokenizer
 
-MAX_LEN = 256
+MAX_LEN = 256  # tokenizing limit
+ROW_LEN = 1024  # packed row length
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +43,13 @@ def test_plan_rows_refuses_an_example_longer_than_a_row():
 
 
 def test_packed_rows_restart_positions_and_mask_each_examples_first_token(examples):
-    packed = pack_dataset(examples, MAX_LEN)
+    packed = pack_dataset(examples, ROW_LEN)
     assert len(packed) < len(examples)
     total = 0
     originals = {tuple(r["input_ids"]): r["labels"] for r in examples}
     for row in packed:
         ids, labels, pos = row["input_ids"], row["labels"], row["position_ids"]
-        assert len(ids) == len(labels) == len(pos) <= MAX_LEN
+        assert len(ids) == len(labels) == len(pos) <= ROW_LEN
         starts = [i for i, p in enumerate(pos) if p == 0] + [len(ids)]
         for a, b in zip(starts, starts[1:]):
             assert pos[a:b] == list(range(b - a))
@@ -61,7 +62,8 @@ def test_packed_rows_restart_positions_and_mask_each_examples_first_token(exampl
 def test_packed_collator_pads_as_its_own_block(tokenizer):
     batch = PackedCollator(tokenizer)([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7], "position_ids": [0, 1, 2]},
                                        {"input_ids": [5], "labels": [-100], "position_ids": [0]}])
-    assert set(batch) == {"input_ids", "labels", "position_ids"}  # no attention_mask: positions carry it
+    # No attention_mask: positions carry the example boundaries (and a KV cache would hide them).
+    assert set(batch) == {"input_ids", "labels", "position_ids", "use_cache"} and batch["use_cache"] is False
     assert batch["input_ids"].shape == (2, 8)
     assert batch["position_ids"][0].tolist() == [0, 1, 2, 0, 1, 2, 3, 4]
     assert batch["labels"][1].tolist() == [-100] * 8
@@ -100,7 +102,7 @@ def _unpacked_loss(model, tokenizer, examples) -> float:
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_packed_loss_equals_unpacked_loss(tokenizer, examples, attn):
     model = _tiny_model(tokenizer, attn)
-    packed = pack_dataset(examples, MAX_LEN)
+    packed = pack_dataset(examples, ROW_LEN)
     batch = PackedCollator(tokenizer)(list(packed))
     assert batch["input_ids"].shape[0] < len(examples)  # really several examples per row
     with torch.no_grad():
@@ -129,7 +131,7 @@ def test_pipeline_stages_give_the_unpacked_loss_on_packed_rows(tokenizer, exampl
         block = DecoderLayerPipe(config, i).eval()
         block.load_state_dict(layer.state_dict(), strict=False)
         blocks.append(block)
-    packed = list(pack_dataset(examples, MAX_LEN))
+    packed = list(pack_dataset(examples, ROW_LEN))
     batch = PackedCollator(tokenizer)(packed)
     targets = sum(target_count(r["labels"]) for r in packed)
     with torch.no_grad():
@@ -143,7 +145,7 @@ def test_pipeline_stages_give_the_unpacked_loss_on_packed_rows(tokenizer, exampl
 def test_packed_batches_count_padding_as_computed_not_real(tokenizer, examples):
     from decomptune.train.reporting import batch_token_counts
 
-    packed = list(pack_dataset(examples, MAX_LEN))
+    packed = list(pack_dataset(examples, ROW_LEN))
     batch = PackedCollator(tokenizer)(packed)
     real, computed = batch_token_counts(batch)
     assert real == sum(len(r["input_ids"]) for r in packed)
@@ -151,7 +153,7 @@ def test_packed_batches_count_padding_as_computed_not_real(tokenizer, examples):
 
 
 def test_prepare_dataset_packs_when_asked(tokenizer):
-    args = DataArgs(data_path="sample", model_max_length=MAX_LEN, max_rows=24, packing=True)
+    args = DataArgs(data_path="sample", model_max_length=ROW_LEN, max_rows=24, packing=True)
     ds, report = prepare_dataset(args, tokenizer)
     assert "position_ids" in ds.column_names and len(ds) < report.kept
     assert isinstance(make_collator(args, tokenizer), PackedCollator)

@@ -34,8 +34,8 @@ def reference(tmp_path_factory):
 LAYOUTS = {
     "zero1": (["--layout", "zero=1"], GLOBAL_BATCH // 2, 1.0),
     "zero2": (["--layout", "zero=2"], GLOBAL_BATCH // 2, 1.0),
-    # Stage 3 partitions parameters: outside a forward pass a rank holds an empty placeholder.
-    "zero3_offload": (["--layout", "zero=3,offload=all"], GLOBAL_BATCH // 2, 0.0),
+    # Stage 3 partitions parameters: each of the 2 ranks keeps half of every weight.
+    "zero3_offload": (["--layout", "zero=3,offload=all"], GLOBAL_BATCH // 2, 0.5),
     # tp=2 on 2 ranks leaves dp=1: both ranks see the same full batch, each holds half of q_proj.
     "autotp2": (["--layout", "tp=2,zero=1"], GLOBAL_BATCH, 0.5),
 }

@@ -23,6 +23,7 @@ from .models import llama
 
 META_FILE = "decomptune_pipeline.json"
 CHECKPOINTS_DIR = "checkpoints"
+RNG_FILE = "rng_state_{rank}.pth"
 
 
 def checkpoint_root(output_dir: str | Path) -> Path:
@@ -33,28 +34,71 @@ def save_pipeline_checkpoint(engine, root: Path, step: int, config, grid, tokeni
                              prompt_template: str | None = None, keep: int | None = None) -> Path:
     """Collective: every rank writes its part. Returns the step's directory.
 
-    keep: how many step directories to keep (the newest; like save_total_limit)."""
+    Crash-safe (see train/checkpointing.py): written under root/.staging, made visible by a
+    rename once complete, `latest` updated last. keep: how many complete step directories
+    to keep (the newest; like save_total_limit)."""
     import deepspeed
 
-    tag = f"step-{step}"
-    engine.save_checkpoint(str(root), tag=tag, client_state={"data_step": step})
-    tag_dir = root / tag
-    if deepspeed.comm.get_rank() == 0:
-        config.save_pretrained(tag_dir)
-        meta = {"step": step, "tp": grid.tp, "pp": grid.pp, "dp": grid.dp}
-        (tag_dir / META_FILE).write_text(json.dumps(meta, indent=1))
-        if tokenizer is not None:
-            tokenizer.save_pretrained(tag_dir)
-        if prompt_template is not None:
-            from .prompts import save_template
+    from .train import checkpointing as ckpt
 
-            save_template(tag_dir, prompt_template)
-        if keep:
-            steps = sorted(root.glob("step-*"), key=lambda d: int(d.name.split("-")[1]))
-            for old in steps[:-keep]:
-                shutil.rmtree(old)
+    tag = ckpt.PIPELINE.name(step)
+    staged = ckpt.staging_dir(root, tag)
+    rank0 = deepspeed.comm.get_rank() == 0
+    if rank0:
+        ckpt.clear_staging(root)
     deepspeed.comm.barrier()
-    return tag_dir
+    try:
+        engine.save_checkpoint(str(staged.parent), tag=tag, client_state={"data_step": step}, save_latest=False)
+        if rank0:
+            for script in staged.parent.glob("*.py"):  # DeepSpeed's zero_to_fp32.py etc., beside the tag
+                script.replace(staged / script.name)
+            config.save_pretrained(staged)
+            meta = {"step": step, "tp": grid.tp, "pp": grid.pp, "dp": grid.dp}
+            (staged / META_FILE).write_text(json.dumps(meta, indent=1))
+            if tokenizer is not None:
+                tokenizer.save_pretrained(staged)
+            if prompt_template is not None:
+                from .prompts import save_template
+
+                save_template(staged, prompt_template)
+        staged.mkdir(parents=True, exist_ok=True)
+        torch.save(rng_state(), staged / RNG_FILE.format(rank=deepspeed.comm.get_rank()))
+        ckpt.fsync_tree(staged)
+    except Exception as exc:
+        error = ckpt.save_failed(exc, staged, root, ckpt.PIPELINE)
+        if error is exc:
+            raise
+        raise error from exc
+    deepspeed.comm.barrier()
+    if rank0:
+        ckpt.commit(staged, ckpt.PIPELINE, root, step)
+        ckpt.rotate(root, ckpt.PIPELINE, keep)
+    deepspeed.comm.barrier()
+    return root / tag
+
+
+def rng_state() -> dict:
+    """This rank's random generators (dropout masks, any sampling), saved per rank like HF does."""
+    import random
+
+    import numpy as np
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    import random
+
+    import numpy as np
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def resolve_step_dir(path: str | Path) -> Path:
@@ -85,6 +129,9 @@ def load_pipeline_checkpoint(engine, path: str | Path) -> int:
     load_path, client_state = engine.load_checkpoint(str(step_dir.parent), tag=step_dir.name)
     if load_path is None:
         raise FileNotFoundError(f"DeepSpeed found no checkpoint files in {step_dir}")
+    rng_file = step_dir / RNG_FILE.format(rank=torch.distributed.get_rank())
+    if rng_file.exists():
+        set_rng_state(torch.load(rng_file, weights_only=False))
     return int(client_state["data_step"])
 
 

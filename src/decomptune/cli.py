@@ -12,7 +12,11 @@ COMMANDS = {
     "decompile": ("decomptune.eval.decompile_cli", "recover C source for one decompiled function"),
     "build-data": ("decomptune.build.cli", "build (Ghidra pseudo-C, source) pairs from C files"),
     "check-config": ("decomptune.parallel.check_cli", "check a DeepSpeed JSON; --fix-config prints a valid one"),
+    "plan": ("decomptune.parallel.plan_cli", "rank the layouts that fit your GPUs: memory per GPU, tokens/s"),
     "export": ("decomptune.checkpoint", "consolidate a checkpoint of any layout into one HF model"),
+    "launch": ("decomptune.launch", "print or run the torchrun/deepspeed command (or sbatch script) for N nodes"),
+    "plot": ("decomptune.plot", "re-render RUN_DIR/loss.png from the run's metrics.jsonl"),
+    "push": ("decomptune.publish", "write the model card and upload a model directory to the Hugging Face Hub"),
 }
 
 

@@ -66,6 +66,8 @@ class TrainArgs:
     resume: str | None = None
     # Seconds a collective may wait for a missing rank before the run stops with an error.
     dist_timeout: int = 1800
+    # Seconds without a heartbeat after which a rank is declared dead and the run stops (0 = off).
+    dead_rank_timeout: int = 60
     dataloader_shuffle: bool = True
     # Re-executability during training (issue 4): every N steps, rank 0 scores K rows.
     eval_benchmark: str | None = None

@@ -65,9 +65,12 @@ def _training_rows(cfg: dict, facts: dict, metrics: list[dict]) -> list[tuple[st
     losses = [r["loss"] for r in metrics if "loss" in r]
     runtime = [r["train_runtime"] for r in metrics if "train_runtime" in r]
     offload = [k for k in ("optimizer", "param") if lay.get(f"offload_{k}")]
+    layout = (f"tp={lay.get('tp', 1)}, pp={lay.get('pp', 1)}, dp={dp}, ZeRO-{lay.get('zero_stage', 1)}"
+              + (f", offload {'+'.join(offload)}" if offload else ""))
+    if t.get("use_deepspeed") is False:
+        layout = f"dp={dp}, plain PyTorch (DeepSpeed off)"
     rows = [
-        ("layout", f"tp={lay.get('tp', 1)}, pp={lay.get('pp', 1)}, dp={dp}, ZeRO-{lay.get('zero_stage', 1)}"
-                   + (f", offload {'+'.join(offload)}" if offload else "")),
+        ("layout", layout),
         ("processes / nodes", f"{processes} / {facts.get('nodes', 1)}"),
         ("epochs / max steps", f"{t.get('num_train_epochs')} / {t.get('max_steps')}"),
         ("batch", f"{per_device} per device x {accumulation} accumulation x {dp} replicas"
@@ -134,8 +137,8 @@ def build_model_card(model_dir: str | Path, repo_id: str | None = None) -> str:
                          tags=["decompilation", "ghidra", "decomptune"],
                          datasets=[d for d in [_hub_id(data.get("data_path", ""))] if d] or None)
     template = load_template(model_dir)
-    name = repo_id or model_dir.name
-    lines = ["---", meta.to_yaml(), "---", CARD_MARK, "", f"# {name}", "",
+    name = repo_id or str(model_dir)
+    lines = ["---", meta.to_yaml(), "---", CARD_MARK, "", f"# {repo_id or model_dir.name}", "",
              "Turns Ghidra pseudo-C back into C source: a causal LM fine-tuned with "
              "[decomptune](https://pypi.org/project/decomptune/).", "",
              f"- **Base model:** {_describe_model(base)}",
@@ -147,6 +150,7 @@ def build_model_card(model_dir: str | Path, repo_id: str | None = None) -> str:
              "## Use", "", "```python", "from transformers import AutoModelForCausalLM, AutoTokenizer", "",
              f'repo = "{name}"', "tokenizer = AutoTokenizer.from_pretrained(repo)",
              "model = AutoModelForCausalLM.from_pretrained(repo)",
+             'pseudo_c = open("function.ghidra.c").read()  # Ghidra\'s output for one function',
              f"prompt = {template!r}.replace('{{}}', pseudo_c, 1)",
              'ids = tokenizer(prompt, return_tensors="pt")',
              "out = model.generate(**ids, max_new_tokens=512, do_sample=False)",

@@ -23,6 +23,7 @@ def render_loss_plot(run_dir: str | Path, out: str | Path | None = None) -> Path
 
     matplotlib.use("Agg")  # no display on clusters and CI
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from .train.reporting import METRICS_FILE, read_metrics
 
@@ -55,6 +56,7 @@ def render_loss_plot(run_dir: str | Path, out: str | Path | None = None) -> Path
     ax.plot(lr_steps, lrs, color="tab:green")
     ax.set_ylabel("learning rate")
     ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     ax.grid(alpha=0.3)
     fig.tight_layout()

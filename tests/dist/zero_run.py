@@ -36,7 +36,8 @@ def main(argv):
         finalize_output(cfg, tokenizer)
         torch.save({"logits": logits.float(), "input_ids": probe["input_ids"],
                     "attention_mask": probe["attention_mask"],
-                    "q_proj_local_numel": q_proj.numel(),
+                    # ZeRO-3 keeps this rank's partition in ds_tensor (param.data is a placeholder).
+                    "q_proj_local_numel": q_proj.ds_tensor.numel() if hasattr(q_proj, "ds_tensor") else q_proj.numel(),
                     "q_proj_full_numel": trainer.model.config.hidden_size ** 2},
                    os.path.join(cfg.train.output_dir, "probe_logits.pt"))
 

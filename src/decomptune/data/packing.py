@@ -104,7 +104,7 @@ def pack_dataset(ds: datasets.Dataset, max_length: int, seed: int = 0) -> datase
 
 
 class PackedCollator:
-    """Packed rows -> input_ids, labels, position_ids, right-padded to the longest row
+    """Packed rows -> input_ids, labels, position_ids (+ use_cache=False), right-padded to the longest row
     (rounded up to pad_to_multiple_of). No attention_mask on purpose: the model derives the
     block-diagonal mask from the position ids. The padding tail gets positions 0, 1, ... of
     its own, so it is a separate block no real token attends to, and labels -100."""
@@ -133,7 +133,10 @@ class PackedCollator:
             labels[row, :n] = torch.as_tensor(f["labels"], dtype=torch.long)
             positions[row, :n] = torch.as_tensor(f[POSITION_IDS], dtype=torch.long)
             positions[row, n:] = torch.arange(width - n)
-        return {"input_ids": input_ids, "labels": labels, POSITION_IDS: positions}
+        # use_cache=False matters: with a KV cache object present (HF creates one whenever
+        # config.use_cache is on, in training too) transformers skips packed-sequence detection
+        # and the examples of a row would attend to each other.
+        return {"input_ids": input_ids, "labels": labels, POSITION_IDS: positions, "use_cache": False}
 
 
 def make_collator(data_args, tokenizer):

@@ -60,7 +60,8 @@ def _tokenize_batch(batch, *, tokenizer, template, input_column, output_column, 
     targets = [text + "\n" for text in batch[output_column]]
     prompt_ids = tokenizer(prompts, add_special_tokens=False, verbose=False)["input_ids"]
     # EOS by id rather than by its text, so it is the EOS token whatever the tokenizer's splitting rules.
-    target_ids = [ids + [tokenizer.eos_token_id] for ids in tokenizer(targets, add_special_tokens=False, verbose=False)["input_ids"]]
+    eos = [tokenizer.eos_token_id]  # looked up once: the property costs ~0.2 ms per call in transformers 5
+    target_ids = [ids + eos for ids in tokenizer(targets, add_special_tokens=False, verbose=False)["input_ids"]]
     out = {"input_ids": [], "labels": [], _STATUS: [], _TARGET_LEN: [], _PROMPT_CUT: []}
     for p, t in zip(prompt_ids, target_ids):
         input_ids, labels, status, cut = build_example(p, t, max_length, policy, bos)

@@ -12,8 +12,9 @@ from .progress import TrainProgress
 from .reporting import METRICS_FILE, MetricSinks, StepMeter, batch_token_counts, read_metrics  # noqa: F401
 
 
-class MeteredTrainer(Trainer):
-    """HF's Trainer plus tokens/s, useful-token ratio and memory in every training log.
+class TokenMetering:
+    """Mix into a Trainer subclass (before Trainer): adds tokens/s, useful-token ratio and
+    memory to every training log.
 
     duplicate_factor: how many ranks train on the same batch (tensor parallelism), so
     tokens are counted once per data-parallel replica."""
@@ -36,19 +37,22 @@ class MeteredTrainer(Trainer):
         super().log(logs, start_time)
 
 
+class MeteredTrainer(TokenMetering, Trainer):
+    """HF's Trainer with TokenMetering."""
+
+
 class MetricsCallback(TrainerCallback):
     """Rank 0: metrics.jsonl / metrics.csv / TensorBoard / W&B, and the progress bar or lines."""
 
-    def __init__(self, output_dir: str, report_to: str | None = None, run_config: dict | None = None,
-                 resume: bool = False):
-        self.output_dir, self.report_to = output_dir, report_to
-        self.run_config, self.resume = run_config, resume
+    def __init__(self, output_dir: str, report_to: str | None = None, run_config: dict | None = None):
+        self.output_dir, self.report_to, self.run_config = output_dir, report_to, run_config
         self.sinks: MetricSinks | None = None
         self.progress: TrainProgress | None = None
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
-            self.sinks = MetricSinks(self.output_dir, self.report_to, self.run_config, resume=self.resume)
+            # On resume the Trainer has restored global_step before this call.
+            self.sinks = MetricSinks(self.output_dir, self.report_to, self.run_config, first_step=state.global_step)
             self.progress = TrainProgress(state.max_steps, state.global_step)
 
     def on_step_end(self, args, state, control, **kwargs):

@@ -112,6 +112,10 @@ def commit(staged: Path, scheme: Scheme, root: Path, step: int) -> Path:
         _delete(final)
     os.rename(staged, final)
     _fsync(root, directory=True)
+    try:
+        staged.parent.rmdir()  # .staging, when nothing else is in it
+    except OSError:
+        pass
     write_text_atomic(root / scheme.latest, final.name + "\n")
     return final
 
@@ -175,7 +179,7 @@ def newest_complete(root: Path, scheme: Scheme) -> Path | None:
     complete = [f for f in found if f.problem is None]
     newest = complete[-1] if complete else None
     for f in found:
-        if f.problem and (newest is None or f.step >= newest.step):
+        if f.problem and (newest is None or f.step >= newest.step) and os.environ.get("RANK", "0") == "0":
             log.warning("ignoring checkpoint %s: %s", f.path, f.problem)
     return newest.path if newest else None
 
@@ -187,10 +191,9 @@ def resolve_resume(spec: str | None, output_dir: str | Path, scheme: Scheme) -> 
     if spec == "auto":
         root = scheme.root(output_dir)
         chosen = newest_complete(root, scheme)
-        if chosen is None:
-            log.info("--resume auto: no complete checkpoint under %s; starting from step 0", root)
-        else:
-            log.info("--resume auto: resuming from %s", chosen)
+        if os.environ.get("RANK", "0") == "0":
+            log.info("--resume auto: %s", f"resuming from {chosen}" if chosen else
+                     f"no complete checkpoint under {root}; starting from step 0")
         return chosen
     path = Path(spec)
     if not path.is_dir():
@@ -216,29 +219,45 @@ def resolve_resume(spec: str | None, output_dir: str | Path, scheme: Scheme) -> 
 
 
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+# How a short write surfaces when it is not an OSError (torch.save's zip writer, safetensors).
+_SHORT_WRITE = ("write failed", "unexpected pos", "No space left", "Disk quota", "File too large")
 
 
-def is_disk_full(exc: BaseException) -> bool:
-    """torch.save reports a full disk as a RuntimeError ('file write failed'), open/write as OSError."""
-    while exc is not None:
-        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+def is_disk_full(exc: BaseException, where: Path | None = None) -> bool:
+    """A failed write on a full disk (or quota): by errno, by message, or by the space left."""
+    for link in _chain(exc):
+        if isinstance(link, OSError) and link.errno in _DISK_FULL:
             return True
-        text = str(exc)
-        if "write failed" in text or "No space left" in text or "Disk quota" in text:
+        if isinstance(link, (OSError, RuntimeError)) and any(sign in str(link) for sign in _SHORT_WRITE):
             return True
-        exc = exc.__cause__ or exc.__context__
+    if where is not None and where.exists() and isinstance(exc, (OSError, RuntimeError)):
+        return shutil.disk_usage(where).free < 64 * 2**20
     return False
+
+
+def _chain(exc: BaseException | None):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
 def save_failed(exc: BaseException, staged: Path, root: Path, scheme: Scheme) -> BaseException:
     """The error to raise when writing a checkpoint failed: a clear one for a full disk."""
+    full = is_disk_full(exc, staged if staged.exists() else root)
     shutil.rmtree(staged, ignore_errors=True)
-    if not is_disk_full(exc):
+    try:
+        staged.parent.rmdir()
+    except OSError:
+        pass
+    if not full:
         return exc
     previous = [f for f in scan(root, scheme) if f.problem is None]
     kept = f"the previous checkpoint {previous[-1].path} is intact" if previous else "no earlier checkpoint exists"
     free = shutil.disk_usage(root).free if root.exists() else 0
-    return UserError(f"disk full while saving checkpoint {staged.name} under {root} ({free // 2**20} MiB free): "
+    return UserError(f"disk full while saving checkpoint {staged.name} under {root} ({free // 2**20} MiB free "
+                     "once the partial save was removed): "
                      f"{kept}. Free space (or lower --save_total_limit), then rerun with --resume auto")
 
 

@@ -19,7 +19,7 @@ from ..config import RunConfig, to_dict
 from ..models import llama
 from .pipe_data import StepPlan, micro_batch_stream
 from .progress import TrainProgress
-from .reporting import MetricSinks, StepMeter
+from .reporting import MetricSinks, StepMeter, batch_token_counts
 
 log = logging.getLogger(__name__)
 
@@ -102,19 +102,6 @@ def total_steps(cfg: RunConfig, plan: StepPlan) -> int:
     return max(1, math.ceil(cfg.train.num_train_epochs * plan.steps_per_epoch))
 
 
-def step_token_counts(dataset, plan: StepPlan, step: int, pad_multiple: int = 1) -> tuple[int, int]:
-    """(real, computed) tokens of a whole step over all replicas: each micro-batch is padded
-    to its longest row rounded up to pad_multiple, as the collator does."""
-    real = computed = 0
-    for dp_rank in range(plan.dp):
-        for rows in plan.replica_rows(step, dp_rank):
-            lengths = [len(dataset[i]["input_ids"]) for i in rows]
-            width = -(-max(lengths) // pad_multiple) * pad_multiple
-            real += sum(lengths)
-            computed += width * len(rows)
-    return real, computed
-
-
 def initial_weights(cfg: RunConfig, model_config_or_model, tokenizer):
     """(model config, weight source) for slice-on-load; see models.llama.weight_source."""
     if isinstance(model_config_or_model, nn.Module):
@@ -171,13 +158,23 @@ def build_engine(cfg: RunConfig, model_config_or_model, tokenizer, num_steps: in
     return engine, config
 
 
+def counted(stream, meter: StepMeter):
+    """The micro-batch stream, adding each batch's real and padded token counts to meter."""
+    for inputs, target in stream:
+        meter.add(*batch_token_counts({"input_ids": inputs[0], "attention_mask": inputs[1]}))
+        yield inputs, target
+
+
 def run_pipeline_training(cfg: RunConfig, model_config_or_model, tokenizer, train_dataset, collator):
     """Train; returns (engine, metrics). train_pipeline() is the entry the trainer uses."""
     import deepspeed
 
     from .. import checkpoint
 
-    deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
+    from datetime import timedelta
+
+    deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo",
+                               timeout=timedelta(seconds=cfg.train.dist_timeout))
     world = deepspeed.comm.get_world_size()
     grid = Grid.from_config(cfg, world)
     plan = StepPlan(len(train_dataset), cfg.train.per_device_train_batch_size, micro_batch_count(cfg),
@@ -190,17 +187,18 @@ def run_pipeline_training(cfg: RunConfig, model_config_or_model, tokenizer, trai
     if cfg.train.resume_from_checkpoint:
         first_step = checkpoint.load_pipeline_checkpoint(engine, cfg.train.resume_from_checkpoint)
     stream = micro_batch_stream(train_dataset, collator, plan, engine.grid.data_parallel_id, first_step)
+    # Tokens are counted where batches enter the pipeline, once per replica (first stage,
+    # tensor-parallel rank 0), and summed over ranks at each log.
+    meter = StepMeter()
+    counting = engine.is_first_stage() and engine.grid.get_slice_parallel_rank() == 0
+    stream = counted(stream, meter) if counting else stream
 
     rank0 = deepspeed.comm.get_rank() == 0
     if rank0:
         log.info("pipeline: tp=%d pp=%d dp=%d, %d micro-batches of %d per replica per step, steps %d..%d",
                  grid.tp, grid.pp, grid.dp, plan.micro_batches, plan.micro_batch_size, first_step + 1, num_steps)
-    # Rank 0 reports for everyone: the step plan tells it every replica's rows, so token
-    # counts need no communication.
-    sinks = MetricSinks(cfg.train.output_dir, cfg.train.report_to, to_dict(cfg),
-                        resume=bool(cfg.train.resume_from_checkpoint)) if rank0 else None
+    sinks = MetricSinks(cfg.train.output_dir, cfg.train.report_to, to_dict(cfg), first_step) if rank0 else None
     progress = TrainProgress(num_steps, first_step, enabled=rank0)
-    meter, pad_multiple = StepMeter(), getattr(collator, "pad_to_multiple_of", 1)
     history, interval, start = [], [], time.time()
     try:
         for step in range(first_step, num_steps):
@@ -210,16 +208,18 @@ def run_pipeline_training(cfg: RunConfig, model_config_or_model, tokenizer, trai
             history.append(record)
             interval.append(record["loss"])
             progress.update(step + 1)
-            if rank0:
-                meter.add(*step_token_counts(train_dataset, plan, step, pad_multiple))
             done = step + 1 == num_steps
             if cfg.train.logging_steps and ((step + 1) % cfg.train.logging_steps == 0 or done):
+                counts = torch.tensor(meter.local_counts(), dtype=torch.long, device=engine.device)
+                deepspeed.comm.all_reduce(counts)  # every rank logs in step, so this cannot hang
                 if rank0:  # as HF's Trainer logs: the loss averaged over the steps since the last log
                     logs = {"loss": sum(interval) / len(interval), "grad_norm": record["grad_norm"],
                             "learning_rate": record["learning_rate"], "epoch": (step + 1) / plan.steps_per_epoch,
-                            **meter.interval()}
+                            **meter.interval(counts.tolist())}
                     sinks.log(step + 1, logs)
                     progress.show(logs)
+                else:
+                    meter.interval(counts.tolist())  # resets the local counts
                 interval = []
             if done or (cfg.train.save_strategy == "steps" and cfg.train.save_steps
                         and (step + 1) % cfg.train.save_steps == 0):

@@ -56,7 +56,7 @@ def batch_token_counts(batch: dict) -> tuple[int, int]:
         targets = batch["labels"] != -100
         last = targets.shape[1] - targets.flip(1).int().argmax(1)
         return int((last * targets.any(1)).sum()), ids.numel()
-    real = int(mask.sum()) if mask is not None else ids.numel()
+    real = int((mask != 0).sum()) if mask is not None else ids.numel()  # packed rows may number segments
     return real, ids.numel()
 
 
@@ -84,8 +84,11 @@ class StepMeter:
         self.real = self.computed = 0
         self.tokens_seen = 0
         self.last = time.perf_counter()
+        self.started = False
 
     def add(self, real: int, computed: int) -> None:
+        if not self.started:  # the clock starts with the first batch, not with model loading
+            self.last, self.started = time.perf_counter(), True
         self.real += real
         self.computed += computed
 
@@ -152,14 +155,19 @@ class MetricSinks:
     """Rank 0's writers. `log(step, metrics)` appends one row everywhere; `close()` flushes."""
 
     def __init__(self, output_dir: str | Path, report_to: str | list[str] | None = None,
-                 run_config: dict | None = None, resume: bool = False):
+                 run_config: dict | None = None, first_step: int = 0):
+        """first_step: the step a resumed run continues after; 0 for a fresh run."""
         self.dir = Path(output_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.jsonl = self.dir / METRICS_FILE
-        if not resume:  # a new run in an old directory must not plot the old run's losses
-            self.jsonl.unlink(missing_ok=True)
-            (self.dir / CSV_FILE).unlink(missing_ok=True)
+        # A fresh run in an old directory must not plot the old run's losses; a resumed one
+        # keeps the rows up to its checkpoint and drops those the crashed run logged after it.
+        kept = [r for r in readable_rows(self.jsonl) if r.get("step", 0) <= first_step] if first_step else []
+        self.jsonl.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+        (self.dir / CSV_FILE).unlink(missing_ok=True)
         self.csv = CsvWriter(self.dir / CSV_FILE)
+        for row in kept:
+            self.csv.write(row)
         self.start = time.time()
         names = parse_report_to(report_to) if isinstance(report_to, (str, type(None))) else list(report_to)
         self.tensorboard = self.wandb = None
@@ -202,6 +210,18 @@ class MetricSinks:
         if self.wandb is not None:
             self.wandb.finish()
             self.wandb = None
+
+
+def readable_rows(path: Path) -> list[dict]:
+    """The rows of a metrics log a crash may have cut mid-line: the damaged line is skipped."""
+    rows = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                log.warning("%s: skipping a damaged line (a crash mid-write?): %.80s", path, line)
+    return rows
 
 
 def read_metrics(output_dir: str | Path) -> list[dict]:

@@ -17,6 +17,7 @@ from filelock import FileLock
 
 from ..config import ConfigError, RunConfig, parse_args
 from ..errors import UserError, report_user_error
+from .watchdog import Heartbeat
 
 log = logging.getLogger("decomptune.train")
 
@@ -52,9 +53,26 @@ def model_shape(cfg: RunConfig, tokenizer):
                         "Pass a local model directory (with config.json) or 'tiny'.") from exc
 
 
+def check_model_path(name: str) -> None:
+    """A path-like model name that is not there: say so before the tokenizer loader guesses a hub repo."""
+    if name == "tiny" or not name.startswith(("/", ".", "~")):
+        return
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise UserError(f"--model_name_or_path {name}: no such directory; give a local model directory "
+                        "(with config.json), a hub name such as tiiuae/Falcon3-7B-Base, or 'tiny'")
+    if not (path / "config.json").is_file():
+        raise UserError(f"--model_name_or_path {name}: {path} has no config.json, so it is not a Hugging Face "
+                        "model directory; point at the directory save_pretrained wrote")
+
+
 def make_plan(cfg: RunConfig, layout_text: str | None, world_size: int, tokenizer) -> TrainPlan:
     from ..parallel.layout import Layout, parse_layout_overrides, validate
 
+    if layout_text and layout_text.strip().lower() == "auto":
+        from ..parallel.plan import apply_auto_layout
+
+        layout_text = apply_auto_layout(cfg, model_shape(cfg, tokenizer), world_size)
     if layout_text:
         for key, value in parse_layout_overrides(layout_text).items():
             if key != "dp":  # dp is derived from the world size; validate() checks an explicit one
@@ -135,13 +153,25 @@ def spawn_torchrun(nproc: int, argv: list[str]) -> int:
         if arg.startswith("--nproc_per_node="):
             continue
         child_argv.append(arg)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-           "-m", "decomptune.train", *child_argv]
-    env = dict(os.environ)
-    env.pop("LOCAL_SIZE", None)  # makes DeepSpeed's CPU comm ~20x slower
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    log.info("launching: %s", " ".join(cmd))
-    return subprocess.call(cmd, env=env)
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    from .watchdog import describe_failure
+
+    # torchrun in this process: its ChildFailedError says which rank died and how.
+    os.environ.pop("LOCAL_SIZE", None)  # makes DeepSpeed's CPU comm ~20x slower
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    args = ["--standalone", f"--nproc_per_node={nproc}", *CHILD_ENTRY, *child_argv]
+    log.info("launching: torchrun %s", " ".join(args))
+    try:
+        torchrun.run(torchrun.parse_args(args))
+    except ChildFailedError as exc:
+        raise UserError(describe_failure(exc)) from exc
+    return 0
+
+
+# What each spawned rank runs (tests swap in a fault-injecting script).
+CHILD_ENTRY = ["-m", "decomptune.train"]
 
 
 def run(argv: list[str]) -> int:
@@ -152,9 +182,14 @@ def run(argv: list[str]) -> int:
     for note in notes:
         log.warning(note)
     launched = launched_by_launcher()
+    heartbeat = Heartbeat.start_from_env(cfg.train.dead_rank_timeout) if launched else None
     world_size = int(os.environ["WORLD_SIZE"]) if launched else (ns.nproc_per_node or 1)
     rank = int(os.environ.get("RANK", 0))
+    from .progress import configure_console
 
+    configure_console(rank)  # bars on rank 0's terminal, plain lines in logs, quiet elsewhere
+
+    check_model_path(cfg.model.model_name_or_path)
     tokenizer = load_tokenizer(cfg.model.tokenizer_name_or_path or
                                (None if cfg.model.model_name_or_path == "tiny" else cfg.model.model_name_or_path))
     plan = make_plan(cfg, ns.layout, world_size, tokenizer)
@@ -169,6 +204,8 @@ def run(argv: list[str]) -> int:
         if rank == 0:
             print(f"OK: layout {plan.layout} on {world_size} process(es); path={plan.layout.path}; "
                   f"{len(train_ds)} training rows")
+        if heartbeat:
+            heartbeat.stop()
         return 0
 
     if not launched and world_size > 1:
@@ -188,6 +225,8 @@ def run(argv: list[str]) -> int:
         train_zero(cfg, tokenizer, train_ds, collator, plan.ds_config, callbacks=extra_callbacks(cfg))
     if rank == 0:
         finalize_output(cfg, tokenizer)
+    if heartbeat:
+        heartbeat.stop()
     return 0
 
 
@@ -208,6 +247,15 @@ def main(argv: list[str] | None = None) -> int:
         return run(argv)
     except user_errors() as exc:
         return report_user_error(exc, debug)
+    except RuntimeError as exc:
+        from .watchdog import EXIT_PEER_DEAD, peer_lost
+
+        if debug or not peer_lost(exc):
+            raise
+        print(f"error: rank {os.environ.get('RANK', '?')} lost its connection to another rank, which died or "
+              f"hung ({str(exc).splitlines()[0][-160:]}); the launcher names the rank that failed",
+              file=sys.stderr, flush=True)
+        return EXIT_PEER_DEAD
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

@@ -10,7 +10,8 @@ from transformers import PrinterCallback, Trainer, TrainingArguments
 
 from ..config import RunConfig, to_dict
 from ..models.loading import load_model
-from .callbacks import MeteredTrainer, MetricsCallback
+from . import checkpointing as ckpt
+from .callbacks import MetricsCallback, TokenMetering
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def training_arguments(cfg: RunConfig, ds_config: dict | None) -> TrainingArgume
     )
 
 
-class CrashSafeTrainer(Trainer):
+class CrashSafeTrainer(TokenMetering, Trainer):
     """The HF Trainer, with checkpoints that appear only once complete (see train/checkpointing.py).
 
     Everything the Trainer saves (DeepSpeed's model/optimizer/scheduler shards, RNG state of
@@ -100,9 +101,9 @@ def train_zero(cfg: RunConfig, tokenizer, train_dataset, collator, ds_config: di
     """Train and save the final HF model (gathered from ZeRO-3 / TP shards) into output_dir."""
     model = load_model(cfg.model, tokenizer, bf16=cfg.train.bf16, seed=cfg.train.seed)
     args = training_arguments(cfg, ds_config)
-    metrics = MetricsCallback(cfg.train.output_dir, cfg.train.report_to, to_dict(cfg),
-                              resume=bool(cfg.train.resume_from_checkpoint))
-    trainer = MeteredTrainer(
+    metrics = MetricsCallback(cfg.train.output_dir, cfg.train.report_to, to_dict(cfg))
+    trainer = CrashSafeTrainer(
+        keep_checkpoints=cfg.train.save_total_limit,
         model=model,
         args=args,
         data_collator=collator,
