@@ -100,10 +100,22 @@ CASES = {
     "checkpoint_from_another_model": (
         lambda t: ["--resume", str(checkpoint(t / "old", 3, hidden_size=256, intermediate_size=704))],
         ["checkpoint-3", "different model", "hidden_size 256 there, 128 here", "--model_name_or_path"]),
+    "checkpoint_from_another_layout": (
+        lambda t: ["--resume", str(pipeline_checkpoint(t / "old", 3, tp=2, pp=2, dp=1)),
+                   "--layout", "pp=2", "--nproc_per_node", "2", "--use_deepspeed", "true"],
+        ["step-3", "layout {'tp': 2, 'pp': 2, 'dp': 1}", "{'tp': 1, 'pp': 2, 'dp': 1}", "decomptune export"]),
     "half_written_checkpoint": (
         lambda t: ["--resume", str(half_written(t / "old", 4))],
         ["checkpoint-4", "incomplete", "--resume auto"]),
 }
+
+
+def pipeline_checkpoint(out: Path, step: int, **layout) -> Path:
+    root = checkpointing.PIPELINE.root(out)
+    staged = checkpointing.staging_dir(root, checkpointing.PIPELINE.name(step))
+    tiny_llama_config(vocab_size=4096).save_pretrained(staged)
+    (staged / "decomptune_pipeline.json").write_text(json.dumps({"step": step, **layout}))
+    return checkpointing.commit(staged, checkpointing.PIPELINE, root, step)
 
 
 def unwritable_dir(tmp: Path) -> str:
@@ -145,13 +157,18 @@ def test_bad_input_gets_one_clear_error(name, tmp_path, capsys):
         assert not Path(extra[extra.index("--output_dir") + 1]).exists()
 
 
-def test_bad_input_from_a_real_process_and_traceback_only_with_debug(tmp_path):
+def test_bad_input_from_a_real_process_exits_2_without_traceback(tmp_path):
     data = jsonl(tmp_path / "d.jsonl", [GOOD[0], {"instruction": GOOD[1]["instruction"]}])
     argv = [sys.executable, "-m", "decomptune.cli", *BASE, "--output_dir", str(tmp_path / "out"), "--data_path", data]
-    plain = subprocess.run(argv, env=child_env(), capture_output=True, text=True, timeout=240)
-    assert plain.returncode == 2
-    assert "row 1: column 'output' is missing (null)" in plain.stderr
-    assert "Traceback" not in plain.stderr
-    debug = subprocess.run([*argv, "--debug"], env=child_env(), capture_output=True, text=True, timeout=240)
-    assert debug.returncode == 2 and "Traceback" in debug.stderr and "DataError" in debug.stderr
+    done = subprocess.run(argv, env=child_env(), capture_output=True, text=True, timeout=240)
+    assert done.returncode == 2
+    assert "d.jsonl" in done.stderr and "row 1: column 'output' is missing (null)" in done.stderr
+    assert "Traceback" not in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_debug_shows_the_traceback(tmp_path, capsys):
+    data = jsonl(tmp_path / "d.jsonl", [GOOD[0], {"instruction": GOOD[1]["instruction"]}])
+    assert cli.main([*BASE, "--output_dir", str(tmp_path / "out"), "--data_path", data, "--debug"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "DataError" in err and "error: " in err

@@ -25,7 +25,7 @@ def report(layout: str, r: dict) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_pipeline_pp2_tp2_killed_twice_then_resumed_ends_bitwise_equal(tmp_path):
-    # Rank 3 (second stage, second TP shard) dies in the save; rank 1 (first stage) at a random step.
+    # Rank 3 (second stage, second TP shard) dies in the save; rank 1 (first stage, second TP shard) at a random step.
     argv = [*COMMON, "--nproc_per_node", "4", "--layout", "pp=2,tp=2,zero=1"]
     r = crash_twice_then_finish(argv, tmp_path, checkpointing.PIPELINE, STEPS, SAVE_EVERY, victims=(3, 1))
     report("pp=2 x tp=2 (zero=1)", r)

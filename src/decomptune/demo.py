@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="decomptune demo", description=__doc__)
     p.add_argument("--config", default=str(REPO_CONFIGS / "tiny-cpu.yaml"))
     p.add_argument("--output_dir", default="runs/demo")
-    p.add_argument("--nproc", type=int, default=2)
+    p.add_argument("--nproc", type=int, default=4, help="processes (the preset's layout is pp=2 x tp=2)")
     p.add_argument("--max_steps", type=int, default=None)
     args, extra = p.parse_known_args(argv)
     if not Path(args.config).is_file():
@@ -63,7 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         return rc
     took = time.time() - start
     losses = loss_table(out)
-    print(f"\n== demo: trained in {took:.0f} s on {args.nproc} CPU processes; saved to {out}")
+    from .config import RunConfig, apply_mapping, load_yaml
+
+    saved = RunConfig()
+    apply_mapping(saved, load_yaml(out / "decomptune_config.yaml"), "decomptune_config.yaml")
+    layout = f" (layout tp={saved.layout.tp},pp={saved.layout.pp},zero={saved.layout.zero_stage})"
+    print(f"\n== demo: trained in {took:.0f} s on {args.nproc} processes{layout}; saved to {out}")
     print("   step   loss")
     for step, loss in losses:
         print(f"   {step:>4}   {loss:.4f}")

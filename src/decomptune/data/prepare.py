@@ -27,6 +27,9 @@ def prepare_dataset(data_args: DataArgs, tokenizer, split: str = "train") -> tup
         raise DataError(f"overlong_policy must be one of {OVERLONG_POLICIES}, not {data_args.overlong_policy!r}")
     if data_args.model_max_length < 2:
         raise DataError(f"model_max_length must be at least 2 tokens, not {data_args.model_max_length}")
+    if data_args.packing and data_args.group_by_length:
+        raise DataError("packing and group_by_length are alternatives: packed rows are already full; "
+                        "use one of --packing / --group_by_length")
     loaded = load_split(data_args.data_path, data_args.validation_path, split)
     if loaded is None:
         return None, None
@@ -57,9 +60,6 @@ def prepare_dataset(data_args: DataArgs, tokenizer, split: str = "train") -> tup
     log.info("%s", report.summary())
     if report.kept == 0:
         raise DataError(f"no {split} rows left to train on.\n{report.summary()}")
-    if data_args.packing and data_args.group_by_length:
-        raise DataError("packing and group_by_length are alternatives: packed rows are already full; "
-                        "use one of --packing / --group_by_length")
     if data_args.packing and split == "train":
         tokenized = pack_dataset(tokenized, data_args.model_max_length, seed=0)
     elif data_args.group_by_length and split == "train":

@@ -171,7 +171,7 @@ class Hardware:
     def cpu(cls, processes: int, mem_gb: float = 1e9, **overrides) -> "Hardware":
         """CPU processes on one host (fp32, gloo). Compute and bandwidth are per process and
         measured on a 2-core cloud VM (benchmarks/bench_layouts.py); a bigger host is faster."""
-        values = dict(gpus=processes, gpu_mem_gb=mem_gb, device="cpu", runtime_gb=0.1, peak_tflops=0.05, efficiency=1.0,
+        values = dict(gpus=processes, gpu_mem_gb=mem_gb, device="cpu", runtime_gb=0.1, peak_tflops=0.02, efficiency=1.0,
                       intra_node_gbps=2.0, inter_node_gbps=1.0, pcie_gbps=10.0, cpu_adam_params_per_s=2e8)
         return cls(**(values | overrides))
 
