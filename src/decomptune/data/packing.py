@@ -54,17 +54,21 @@ def plan_rows(lengths, max_length: int) -> list[list[int]]:
                          f"model_max_length={max_length}: tokenize with the same model_max_length before packing")
     rows: list[list[int]] = []
     # (room left, row index), sorted: bisect finds the row with the least room that still fits.
+    # Rows with less room than the shortest example are full for good and leave the list.
     rooms: list[tuple[int, int]] = []
+    shortest = int(lengths.min()) if lengths.size else 0
     for index in np.argsort(-lengths, kind="stable"):
         need = int(lengths[index])
         at = bisect.bisect_left(rooms, (need, -1))
         if at == len(rooms):
             rows.append([int(index)])
-            bisect.insort(rooms, (max_length - need, len(rows) - 1))
+            room, row = max_length - need, len(rows) - 1
         else:
             room, row = rooms.pop(at)
             rows[row].append(int(index))
-            bisect.insort(rooms, (room - need, row))
+            room -= need
+        if room >= shortest:
+            bisect.insort(rooms, (room, row))
     return rows
 
 
