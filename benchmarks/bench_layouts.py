@@ -66,7 +66,7 @@ def measure(model_dir: Path, layout: str, workdir: Path, nproc: int = 2, seq: in
 
 
 def planner_estimate(model_dir: Path, tp: int, pp: int, zero: int, nproc: int, seq: int, micro_batch: int):
-    from decomptune.parallel.plan import Candidate, Hardware, ModelShape, estimate, load_shape
+    from decomptune.parallel.plan import Candidate, Hardware, estimate, load_shape
 
     shape, _ = load_shape(str(model_dir))
     cand = Candidate(tp=tp, pp=pp, dp=nproc // (tp * pp), zero=zero, micro_batch=micro_batch, micro_batches=1)

@@ -13,6 +13,7 @@ from decomptune.train import checkpointing
 from distributed import REPO, child_env
 
 FAULT_TRAIN = REPO / "tests" / "dist" / "fault_train.py"
+SAMPLE_TRAIN = REPO / "src" / "decomptune" / "assets" / "sample" / "train.jsonl"
 
 
 def train(argv: list[str], fault: str | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

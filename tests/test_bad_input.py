@@ -132,7 +132,7 @@ def half_written(root: Path, step: int) -> Path:
     return staged
 
 
-BASE = ["train", "--max_steps", "1", "--model_max_length", "256", "--use_deepspeed", "false",
+BASE = ["train", "--data_path", str(SAMPLE), "--max_steps", "1", "--model_max_length", "256", "--use_deepspeed", "false",
         "--save_strategy", "no"]
 
 

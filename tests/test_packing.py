@@ -70,6 +70,22 @@ def test_packed_collator_pads_as_its_own_block(tokenizer):
     assert batch["input_ids"][1, 1:].eq(tokenizer.pad_token_id).all()
 
 
+def test_flattened_batches_take_flash_attentions_variable_length_path(tokenizer, examples):
+    from transformers.modeling_flash_attention_utils import _is_packed_sequence
+
+    rows = list(pack_dataset(examples, ROW_LEN))[:3]
+    batch = PackedCollator(tokenizer, flatten=True)(rows)
+    assert batch["input_ids"].shape[0] == 1  # flash-attention reads packing from position ids for one row only
+    assert batch["input_ids"][0, :sum(len(r["input_ids"]) for r in rows)].tolist() == \
+        [t for r in rows for t in r["input_ids"]]
+    assert _is_packed_sequence(batch["position_ids"], batch_size=1)
+    model = _tiny_model(tokenizer, "sdpa")
+    with torch.no_grad():  # and the same loss as the unflattened batch (sdpa: the same block mask)
+        flat_loss = model(**batch).loss.item()
+        row_loss = model(**PackedCollator(tokenizer)(rows)).loss.item()
+    assert abs(flat_loss - row_loss) < 1e-5
+
+
 def test_packed_collator_names_a_row_without_positions(tokenizer):
     with pytest.raises(ValueError, match="batch row 0 has no position_ids"):
         PackedCollator(tokenizer)([{"input_ids": [1], "labels": [1]}])

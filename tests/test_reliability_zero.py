@@ -11,10 +11,11 @@ import time
 import pytest
 
 from decomptune.train import checkpointing
-from reliability import complete_steps, crash_twice_then_finish, error_line, train
+from reliability import SAMPLE_TRAIN, complete_steps, crash_twice_then_finish, error_line, train
 
 STEPS, SAVE_EVERY = 8, 2
-COMMON = ["--data_path", "sample", "--model_max_length", "256", "--max_steps", str(STEPS),
+# The shipped training pairs, as one file: the run reads exactly these rows.
+COMMON = ["--data_path", str(SAMPLE_TRAIN), "--model_max_length", "256", "--max_steps", str(STEPS),
           "--save_steps", str(SAVE_EVERY), "--save_total_limit", "2", "--per_device_train_batch_size", "4",
           "--learning_rate", "1e-3", "--lr_scheduler_type", "linear", "--logging_steps", "1", "--seed", "7"]
 TWO_RANKS = [*COMMON, "--nproc_per_node", "2", "--layout", "zero=1"]

@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 SAMPLE_NAME = "sample"
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "assets" / "sample"
+# The sample's pair files by split: named explicitly, so other files the sample directory
+# carries (its README, the eval harness) are never read as training rows.
+SAMPLE_FILES = {"train": SAMPLE_DIR / "train.jsonl", "validation": SAMPLE_DIR / "valid.jsonl"}
 BUILDERS = {".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 # In a directory, files are sorted into splits by name, like the hub does
 # (train.jsonl, valid.jsonl, validation-00000-of-00001.parquet, test.json, ...).
@@ -34,6 +37,8 @@ def load_split(data_path: str, validation_path: str | None, split: str) -> tuple
     """
     if split not in ("train", "validation"):
         raise ValueError(f"split must be 'train' or 'validation', not {split!r}")
+    if data_path == SAMPLE_NAME and (split == "train" or not validation_path):
+        return _load_files([SAMPLE_FILES[split]]), f"the shipped sample ({SAMPLE_FILES[split].name})"
     if split == "train":
         return _load_spec(data_path, "train", role="train")
     if validation_path:

@@ -108,24 +108,27 @@ def pack_dataset(ds: datasets.Dataset, max_length: int, seed: int = 0) -> datase
 
 
 class PackedCollator:
-    """Packed rows -> input_ids, labels, position_ids (+ use_cache=False), right-padded to the longest row
-    (rounded up to pad_to_multiple_of). No attention_mask on purpose: the model derives the
-    block-diagonal mask from the position ids. The padding tail gets positions 0, 1, ... of
-    its own, so it is a separate block no real token attends to, and labels -100."""
+    """Packed rows -> input_ids, labels, position_ids (+ use_cache=False), right-padded to the
+    longest row (rounded up to pad_to_multiple_of). No attention_mask on purpose: the model
+    derives the block-diagonal mask from the position ids. The padding tail gets positions
+    0, 1, ... of its own, so it is a separate block no real token attends to, and labels -100.
 
-    def __init__(self, tokenizer, pad_to_multiple_of: int | None = 8):
+    flatten=True puts the whole batch into one row instead (HF's DataCollatorWithFlattening
+    layout). Flash-attention needs it: transformers takes its variable-length path from
+    position ids only for a batch of one row; with several rows it would let the examples
+    of a row attend to each other. For sdpa/eager keep rows: their block mask grows with
+    the square of the row length.
+    """
+
+    def __init__(self, tokenizer, pad_to_multiple_of: int | None = 8, flatten: bool = False):
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         if pad_id is None:
             raise ValueError("the tokenizer has neither a pad nor an EOS token to pad batches with")
         self.pad_token_id = pad_id
         self.pad_to_multiple_of = pad_to_multiple_of or 1
+        self.flatten = flatten
 
     def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
-        longest = max(len(f["input_ids"]) for f in features)
-        width = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of
-        input_ids = torch.full((len(features), width), self.pad_token_id, dtype=torch.long)
-        labels = torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long)
-        positions = torch.arange(width).repeat(len(features), 1)
         for row, f in enumerate(features):
             n = len(f["input_ids"])
             if POSITION_IDS not in f:
@@ -133,6 +136,15 @@ class PackedCollator:
             if len(f["labels"]) != n or len(f[POSITION_IDS]) != n:
                 raise ValueError(f"batch row {row}: {n} input_ids, {len(f['labels'])} labels, "
                                  f"{len(f[POSITION_IDS])} position_ids; they must match")
+        if self.flatten:
+            features = [{key: [v for f in features for v in f[key]] for key in ("input_ids", "labels", POSITION_IDS)}]
+        longest = max(len(f["input_ids"]) for f in features)
+        width = -(-longest // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        input_ids = torch.full((len(features), width), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long)
+        positions = torch.arange(width).repeat(len(features), 1)
+        for row, f in enumerate(features):
+            n = len(f["input_ids"])
             input_ids[row, :n] = torch.as_tensor(f["input_ids"], dtype=torch.long)
             labels[row, :n] = torch.as_tensor(f["labels"], dtype=torch.long)
             positions[row, :n] = torch.as_tensor(f[POSITION_IDS], dtype=torch.long)
@@ -143,10 +155,16 @@ class PackedCollator:
         return {"input_ids": input_ids, "labels": labels, POSITION_IDS: positions, "use_cache": False}
 
 
-def make_collator(data_args, tokenizer):
-    """The collator that matches prepare_dataset's rows: packed or padded."""
+def make_collator(data_args, tokenizer, model_args=None):
+    """The collator that matches prepare_dataset's rows: packed (flattened to one row per batch
+    when the model runs flash-attention) or padded."""
     if getattr(data_args, "packing", False):
-        return PackedCollator(tokenizer)
+        flash = False
+        if model_args is not None:
+            from decomptune.models.loading import attention_implementation
+
+            flash = attention_implementation(model_args) == "flash_attention_2"
+        return PackedCollator(tokenizer, flatten=flash)
     from .collate import DecompileCollator
 
     return DecompileCollator(tokenizer)

@@ -22,6 +22,10 @@ class Task:
     c_func: str  # original source of func0, with its includes
     c_test: str  # a main() with asserts; exit 0 = pass
     input_code: str  # decompiler (or disassembler) output, without prompt
+    # Pairs benchmarks (pairs_benchmark.py) only: the declarations the function needs, put
+    # before the prediction; a readable name; c_test "" means "no test: compile rate only".
+    context: str = ""
+    name: str = ""
 
     @property
     def key(self) -> Key:

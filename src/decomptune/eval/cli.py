@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from decomptune.errors import UserError, report_user_error
-from decomptune.eval.benchmark import load_benchmark, load_predictions
+from decomptune.eval.benchmark import load_predictions
+from decomptune.eval.pairs_benchmark import load_any_benchmark
 from decomptune.eval.report import write_report
 from decomptune.eval.sandbox import Limits, namespaces_available
 from decomptune.eval.score import ScoreSettings, default_jobs, score_all
@@ -19,7 +20,12 @@ from decomptune.prompts import load_template, resolve_template
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="decomptune eval", description=__doc__)
-    p.add_argument("--benchmark", required=True, help="HumanEval-Decompile JSON (list) or JSON lines")
+    p.add_argument("--benchmark", required=True,
+                   help="HumanEval-Decompile JSON (list) or JSON lines; a pairs file (instruction/output "
+                        "rows, as build-data writes); or 'sample' for the bundled sample's validation split")
+    p.add_argument("--harness", default=None,
+                   help="pairs benchmarks: test harness JSON lines (default: the bundled corpus harness; "
+                        "see decomptune.eval.harness)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--predictions", help="JSON lines {task_id, type, prediction} to score")
     source.add_argument("--model", help="a saved model directory: generate predictions, then score")
@@ -49,13 +55,13 @@ def _gcc_version() -> str:
 def run(args: argparse.Namespace) -> dict:
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be at least 1, got {args.limit}")
-    benchmark = load_benchmark(args.benchmark)
+    benchmark, facts = load_any_benchmark(args.benchmark, args.harness, args.limit)
     tasks = benchmark[:args.limit]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     settings = {"benchmark": str(args.benchmark), "rows": len(tasks), "ghidra_header": args.ghidra_header,
                 "jobs": args.jobs or default_jobs(), "compiler": _gcc_version(),
-                "sandbox_namespaces": namespaces_available()}
+                "sandbox_namespaces": namespaces_available(), **facts}
     if args.model:
         from decomptune.eval.generate import GenerationSettings, generate_predictions
 

@@ -23,37 +23,54 @@ REFERENCE_ROWS = [
 ]
 
 
-def _rates(rows: list[RowResult]) -> dict:
+def _rates(rows: list[RowResult], count_tests: bool = False) -> dict:
     n = len(rows)
-    return {
+    # Rows without a test (pairs benchmarks) can compile but never pass: re-executability is
+    # over the rows that have a test, compile rate and similarity over all rows.
+    tested = sum(r.tested for r in rows)
+    rates = {
         "rows": n,
-        "reexec_rate": round(100 * sum(r.passed for r in rows) / n, 2) if n else 0.0,
+        "reexec_rate": round(100 * sum(r.passed for r in rows) / tested, 2) if tested else 0.0,
         "compile_rate": round(100 * sum(r.compiled for r in rows) / n, 2) if n else 0.0,
         "edit_similarity": round(100 * sum(r.edit_similarity for r in rows) / n, 2) if n else 0.0,
     }
+    if count_tests:
+        rates["with_tests"] = tested
+    return rates
 
 
-def summarize(rows: list[RowResult]) -> dict:
-    """Per level and in total; 'average' is the mean over levels, as the paper reports it."""
+def summarize(rows: list[RowResult], count_tests: bool | None = None) -> dict:
+    """Per level and in total; 'average' is the mean over levels, as the paper reports it.
+    count_tests (default: when some row has no test) adds each level's rows with a test."""
+    if count_tests is None:
+        count_tests = not all(r.tested for r in rows)
     by_level: dict[str, list[RowResult]] = defaultdict(list)
     for row in rows:
         by_level[row.type].append(row)
-    levels = {level: _rates(by_level[level]) for level in LEVELS if by_level[level]}
+    levels = {level: _rates(by_level[level], count_tests) for level in LEVELS if by_level[level]}
     average = {key: round(sum(v[key] for v in levels.values()) / len(levels), 2) if levels else 0.0
                for key in ("reexec_rate", "compile_rate", "edit_similarity")}
-    return {"levels": levels, "total": _rates(rows), "average": average}
+    return {"levels": levels, "total": _rates(rows, count_tests), "average": average}
 
 
 def _markdown(summary: dict, settings: dict) -> str:
-    lines = ["# Re-executability report", "",
-             "| level | rows | re-executable % | compiles % | edit similarity % |",
-             "|---|---:|---:|---:|---:|"]
-    for level, v in summary["levels"].items():
-        lines.append(f"| {level} | {v['rows']} | {v['reexec_rate']:.2f} | {v['compile_rate']:.2f} | "
-                     f"{v['edit_similarity']:.2f} |")
     a, t = summary["average"], summary["total"]
-    lines.append(f"| **average** | {t['rows']} | {a['reexec_rate']:.2f} | {a['compile_rate']:.2f} | "
+    if "with_tests" in t:
+        head = ["| level | rows | rows with tests | re-executable % (of rows with tests) | compiles % "
+                "| edit similarity % |", "|---|---:|---:|---:|---:|---:|"]
+        cells = lambda v: f"{v['rows']} | {v['with_tests']}"  # noqa: E731
+    else:
+        head = ["| level | rows | re-executable % | compiles % | edit similarity % |", "|---|---:|---:|---:|---:|"]
+        cells = lambda v: f"{v['rows']}"  # noqa: E731
+    lines = ["# Re-executability report", "", *head]
+    for level, v in summary["levels"].items():
+        lines.append(f"| {level} | {cells(v)} | {v['reexec_rate']:.2f} | {v['compile_rate']:.2f} | "
+                     f"{v['edit_similarity']:.2f} |")
+    lines.append(f"| **average** | {cells(t)} | {a['reexec_rate']:.2f} | {a['compile_rate']:.2f} | "
                  f"{a['edit_similarity']:.2f} |")
+    if "with_tests" in t:
+        lines += ["", f"{t['rows'] - t['with_tests']} of {t['rows']} rows have no test and are scored on "
+                  "compile rate only."]
     lines += ["", "## Reference rows (re-executable %)", "", "| system | " + " | ".join(LEVELS) + " |",
               "|---|" + "---:|" * len(LEVELS)]
     for ref in REFERENCE_ROWS:
@@ -88,7 +105,7 @@ def _chart(summary: dict, path: Path, label: str) -> None:
 def write_report(rows: list[RowResult], out_dir: str | Path, settings: dict, label: str = "this run") -> dict:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = summarize(rows)
+    summary = summarize(rows, count_tests=settings.get("benchmark_kind") == "pairs" or None)
     report = {**summary, "settings": settings, "references": REFERENCE_ROWS}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(_markdown(summary, settings), encoding="utf-8")

@@ -42,6 +42,8 @@ class RowResult:
     compile_error: str  # compiler output of the failing step, else ""
     run_stderr: str  # the program's stderr (tail) when it ran and failed, else ""
     edit_similarity: float  # normalised Levenshtein similarity to the original function
+    tested: bool = True  # False: the row has no test, only "compiled" is scored
+    name: str = ""  # pairs benchmarks: source_file:function
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -58,6 +60,8 @@ def build_sources(task: Task, prediction: str, ghidra_header: bool = False) -> t
     func_includes, _ = _split_includes(task.c_func)
     test_includes, test_body = _split_includes(task.c_test)
     head = "\n".join(func_includes + test_includes) + "\n"
+    if task.context:
+        head += task.context + "\n"
     if ghidra_header:
         head += GHIDRA_HEADER
     only_func = head + "\n" + prediction
@@ -93,7 +97,8 @@ def score_row(task: Task, prediction: str, settings: ScoreSettings = ScoreSettin
 
     def result(compiled: bool, linked: bool, passed: bool, reason: str, error: str = "",
                stderr: str = "") -> RowResult:
-        return RowResult(task.task_id, task.level, compiled, linked, passed, reason, error, stderr, similarity)
+        return RowResult(task.task_id, task.level, compiled, linked, passed, reason, error, stderr, similarity,
+                         tested=bool(task.c_test), name=task.name)
 
     with tempfile.TemporaryDirectory(prefix="decomptune-score-") as tmp:
         work = Path(tmp)
@@ -102,6 +107,8 @@ def score_row(task: Task, prediction: str, settings: ScoreSettings = ScoreSettin
         error = _compile([settings.compiler, "-S", "onlyfunc.c", "-o", "onlyfunc.s"], work)
         if error is not None:
             return result(False, False, False, "compile error (function alone)", error)
+        if not task.c_test:
+            return result(True, False, False, "no test (compile rate only)")
         error = _compile([settings.compiler, "combine.c", "-o", "combine", "-lm"], work)
         if error is not None:
             return result(True, False, False, "compile error (function + test)", error)

@@ -214,7 +214,7 @@ def run(argv: list[str]) -> int:
     from ..data import make_collator
     from .finalize import finalize_output
 
-    collator = make_collator(cfg.data, tokenizer)  # padded rows, or packed ones (--packing)
+    collator = make_collator(cfg.data, tokenizer, cfg.model)  # padded rows, or packed ones (--packing)
     if plan.layout.path == "pipeline":
         from .pipeline import train_pipeline
 
