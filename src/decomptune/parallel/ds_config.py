@@ -43,23 +43,29 @@ def _default_pin_memory() -> bool:
     return torch.cuda.is_available()  # pinned host memory only helps (and only works) with a GPU
 
 
-def build_ds_config(layout: Layout, train_args: TrainArgs, world_size: int,
-                    pin_memory: bool | None = None) -> dict:
-    """The DeepSpeed config for the ZeRO path (HF Trainer, pp == 1), AutoTP when tp > 1."""
-    if layout.pp > 1:
-        raise ValueError(f"layout {layout} is a pipeline layout: use build_pipeline_ds_config")
+def _base_config(layout: Layout, train_args: TrainArgs, world_size: int, accumulation: int,
+                 pin_memory: bool | None) -> dict[str, Any]:
+    """What both paths' configs share: batch arithmetic, clipping, precision, ZeRO section."""
     pin = _default_pin_memory() if pin_memory is None else pin_memory
-    micro, gas = train_args.per_device_train_batch_size, train_args.gradient_accumulation_steps
-    cfg: dict[str, Any] = {
+    micro = train_args.per_device_train_batch_size
+    return {
         "train_micro_batch_size_per_gpu": micro,
-        "gradient_accumulation_steps": gas,
-        "train_batch_size": micro * gas * batch_world(layout, world_size),
+        "gradient_accumulation_steps": accumulation,
+        "train_batch_size": micro * accumulation * batch_world(layout, world_size),
         "gradient_clipping": train_args.max_grad_norm,
         "bf16": {"enabled": bool(train_args.bf16)},
         "zero_optimization": _zero_section(layout, pin),
         "steps_per_print": max(1, train_args.logging_steps),
         "wall_clock_breakdown": False,
     }
+
+
+def build_ds_config(layout: Layout, train_args: TrainArgs, world_size: int,
+                    pin_memory: bool | None = None) -> dict:
+    """The DeepSpeed config for the ZeRO path (HF Trainer, pp == 1), AutoTP when tp > 1."""
+    if layout.pp > 1:
+        raise ValueError(f"layout {layout} is a pipeline layout: use build_pipeline_ds_config")
+    cfg = _base_config(layout, train_args, world_size, train_args.gradient_accumulation_steps, pin_memory)
     if layout.offload_optimizer:
         # ZeRO-Offload refuses the Trainer's torch AdamW (it wants DeepSpeedCPUAdam), so name the
         # optimizer here; the Trainer fills the "auto" values and still builds the LR schedule
@@ -107,19 +113,8 @@ def build_pipeline_ds_config(layout: Layout, train_args: TrainArgs, world_size: 
     """
     if layout.pp == 1:
         raise ValueError(f"layout {layout} has no pipeline: use build_ds_config")
-    pin = _default_pin_memory() if pin_memory is None else pin_memory
-    micro = train_args.per_device_train_batch_size
     micro_batches = layout.micro_batches or train_args.gradient_accumulation_steps
-    cfg: dict[str, Any] = {
-        "train_micro_batch_size_per_gpu": micro,
-        "gradient_accumulation_steps": micro_batches,
-        "train_batch_size": micro * micro_batches * batch_world(layout, world_size),
-        "gradient_clipping": train_args.max_grad_norm,
-        "bf16": {"enabled": bool(train_args.bf16)},
-        "zero_optimization": _zero_section(layout, pin),
-        "steps_per_print": max(1, train_args.logging_steps),
-        "wall_clock_breakdown": False,
-    }
+    cfg = _base_config(layout, train_args, world_size, micro_batches, pin_memory)
     if with_optimizer:
         cfg["optimizer"] = {"type": "AdamW", "params": {
             "lr": train_args.learning_rate, "betas": list(ADAM_BETAS), "eps": ADAM_EPS,
