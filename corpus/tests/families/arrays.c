@@ -48,8 +48,10 @@ int main(void)
     assert(a[0] == 5 && a[1] == 4 && a[2] == 3 && a[3] == 2 && a[4] == 1);
     NAME_reverse(a, 4);
     assert(a[0] == 2 && a[1] == 3 && a[2] == 4 && a[3] == 5 && a[4] == 1);
+    NAME_reverse(a, 2);
+    assert(a[0] == 3 && a[1] == 2 && a[2] == 4);
     NAME_reverse(a, 1);
-    assert(a[0] == 2);
+    assert(a[0] == 3);
     return 0;
 }
 
