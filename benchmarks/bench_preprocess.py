@@ -4,7 +4,7 @@ same rows, same tokenizer (the embedded BPE tokenizer), no dataset cache.
 Ours: batched tokenization of prompt and target apart with exact masks (tokenize_rows), and
 the whole prepare_dataset (load ▶ validate ▶ tokenize ▶ count ▶ report) from the file. The
 tutorial's: one example at a time, prompt+target tokenized, then the prompt tokenized again to
-find the mask boundary. Best of 3. Prints a table, writes benchmarks/results/preprocess.json.
+find the mask boundary. Best of 5. Prints a table, writes benchmarks/results/preprocess.json.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from data_rows import data_sources, read_rows, tutorial_preprocess  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MAX_LENGTH = 1024
-REPEATS = 3
+REPEATS = 5
 
 
 def best_of(fn, repeats: int = REPEATS) -> float:

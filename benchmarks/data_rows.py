@@ -29,15 +29,25 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def tutorial_preprocess(rows: list[dict], tokenizer, template: str, max_length: int) -> list[dict]:
-    """The seed tutorial's (Stanford-Alpaca style) preprocessing: one example at a time,
-    tokenize prompt+target, tokenize the prompt again to find where to mask, truncate at max_length."""
-    out = []
-    for row in rows:
-        source = template.replace("{}", row["instruction"], 1)
-        example = source + row["output"] + tokenizer.eos_token
-        ids = tokenizer(example, max_length=max_length, truncation=True)["input_ids"]
-        source_len = len(tokenizer(source, max_length=max_length, truncation=True)["input_ids"])
-        labels = list(ids)
-        labels[:source_len] = [IGNORE_INDEX] * source_len
-        out.append({"input_ids": ids, "labels": labels})
-    return out
+    """The seed tutorial's preprocessing (Stanford Alpaca's `preprocess` / `_tokenize_fn`, which
+    its train.py copies): every string is its own tokenizer call returning a padded PyTorch
+    tensor; the prompt+target of each example is tokenized, then the prompt again to find where
+    the mask ends; labels are a copy with the prompt part set to -100."""
+    import copy
+
+    sources = [template.replace("{}", row["instruction"], 1) for row in rows]
+    examples = [s + row["output"] + tokenizer.eos_token for s, row in zip(sources, rows)]
+
+    def tokenize_fn(strings):
+        tokenized = [tokenizer(text, return_tensors="pt", padding="longest", max_length=max_length, truncation=True)
+                     for text in strings]
+        input_ids = [t.input_ids[0] for t in tokenized]
+        lens = [t.input_ids.ne(tokenizer.pad_token_id).sum().item() for t in tokenized]
+        return input_ids, lens
+
+    input_ids, _ = tokenize_fn(examples)
+    _, source_lens = tokenize_fn(sources)
+    labels = copy.deepcopy(input_ids)
+    for label, source_len in zip(labels, source_lens):
+        label[:source_len] = IGNORE_INDEX
+    return [{"input_ids": i, "labels": lab} for i, lab in zip(input_ids, labels)]

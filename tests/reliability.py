@@ -2,6 +2,7 @@
 fault injected, and read what a run left behind."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ def train(argv: list[str], fault: str | None = None, timeout: int = 600) -> subp
 
 
 def expect_ok(done: subprocess.CompletedProcess) -> None:
-    assert done.returncode == 0, f"run failed ({done.returncode}):\n{done.log[-6000:]}"
+    errors = "\n".join(line for line in done.log.splitlines() if "error" in line.lower())
+    assert done.returncode == 0, f"run failed ({done.returncode}):\n{errors[-3000:]}\n{done.log[-4000:]}"
 
 
 def error_line(done: subprocess.CompletedProcess) -> str:
@@ -74,12 +76,14 @@ def crash_twice_then_finish(argv: list[str], tmp: Path, scheme, steps: int, save
     assert (root / scheme.latest).read_text().strip() == scheme.name(save_every)
 
     # 2. Resume: the half-written save is reported and ignored; another rank dies at a random step.
-    kill_at = random.randint(in_save + 1, steps - 1)
+    # Random, as a preemption is; DECOMPTUNE_TEST_KILL_AT replays a given step.
+    kill_at = int(os.environ.get("DECOMPTUNE_TEST_KILL_AT") or random.randint(in_save + 1, steps - 1))
+    print(f"killing rank {victims[1]} after step {kill_at} (DECOMPTUNE_TEST_KILL_AT={kill_at} replays this)")
     crash = train([*argv, "--output_dir", str(out), "--resume", "auto"], fault=f"kill:{victims[1]}:{kill_at}")
     assert crash.returncode != 0 and f"rank {victims[1]}" in error_line(crash), crash.log[-4000:]
     assert f"{scheme.name(in_save)}: half-written" in crash.log
     assert f"resuming from {root / scheme.name(save_every)}" in crash.log
-    newest = kill_at // save_every * save_every
+    newest = (kill_at - 1) // save_every * save_every  # the fault strikes before that step's save
     assert complete_steps(root, scheme)[-1] == newest
 
     # 3. Resume again and finish.

@@ -161,7 +161,12 @@ def build_engine(cfg: RunConfig, model_config_or_model, tokenizer, num_steps: in
 def counted(stream, meter: StepMeter):
     """The micro-batch stream, adding each batch's real and padded token counts to meter."""
     for inputs, target in stream:
-        meter.add(*batch_token_counts({"input_ids": inputs[0], "attention_mask": inputs[1]}))
+        mask = inputs[1]
+        # Packed rows travel with an all-ones mask; their real tokens are counted from the labels.
+        counts = {"input_ids": inputs[0], "labels": target[0]}
+        if mask is not None and not bool(mask.all()):
+            counts["attention_mask"] = mask
+        meter.add(*batch_token_counts(counts))
         yield inputs, target
 
 
