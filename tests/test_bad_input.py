@@ -48,13 +48,15 @@ def checkpoint(root: Path, step: int, **shape) -> Path:
 # name: (build(tmp) -> extra argv, words the error must contain)
 CASES = {
     "malformed_jsonl_line": (
-        lambda t: ["--data_path", jsonl(t / "d.jsonl", [GOOD[0], '{"instruction": "int f(void)", "output": ', GOOD[1]])],
+        lambda t: ["--data_path", jsonl(t / "d.jsonl",
+                                        [GOOD[0], '{"instruction": "int f(void)", "output": ', GOOD[1]])],
         ["d.jsonl", "line 2", "invalid JSON", "fix or delete that line"]),
     "malformed_json_array": (
         lambda t: ["--data_path", write(t / "d.json", json.dumps(GOOD[:3])[:-5])],
         ["d.json", "line 1", "invalid JSON"]),
     "wrong_column_names": (
-        lambda t: ["--data_path", jsonl(t / "d.jsonl", [{"input": r["instruction"], "target": r["output"]} for r in GOOD])],
+        lambda t: ["--data_path", jsonl(t / "d.jsonl",
+                                        [{"input": r["instruction"], "target": r["output"]} for r in GOOD])],
         ["d.jsonl", "'instruction'", "not found", "--input_column"]),
     "empty_values": (
         lambda t: ["--data_path", jsonl(t / "d.jsonl", [GOOD[0], {**GOOD[1], "output": "  "}, *GOOD[2:]])],
@@ -132,8 +134,8 @@ def half_written(root: Path, step: int) -> Path:
     return staged
 
 
-BASE = ["train", "--data_path", str(SAMPLE), "--max_steps", "1", "--model_max_length", "256", "--use_deepspeed", "false",
-        "--save_strategy", "no"]
+BASE = ["train", "--data_path", str(SAMPLE), "--max_steps", "1", "--model_max_length", "256",
+        "--use_deepspeed", "false", "--save_strategy", "no"]
 
 
 @pytest.mark.timeout(300)

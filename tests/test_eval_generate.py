@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -134,6 +135,7 @@ def test_other_ranks_wait_for_a_slow_evaluation_without_timing_out(tmp_path):
     worker = Path(__file__).parent / "fixtures" / "eval" / "callback_worker.py"
     # The training group times out after 15 s; rank 0's evaluation takes over 25 s.
     out = run_python([str(worker), str(MINI), str(tmp_path / "run"), "15", "25"], nproc=2, timeout=600)
-    results = sorted((json.loads(line.split("RESULT ", 1)[1]) for line in out.splitlines() if "RESULT " in line),
+    # Both ranks share one stdout, so their RESULT lines may land on one line: find each object.
+    results = sorted((json.loads(found) for found in re.findall(r"RESULT (\{[^{}]*\})", out)),
                      key=lambda r: r["rank"])
     assert results == [{"rank": 0, "eval_steps": [2]}, {"rank": 1, "eval_steps": []}]

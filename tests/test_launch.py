@@ -102,7 +102,7 @@ def test_two_nodes_on_loopback_train_zero1_and_save_a_loadable_model(tmp_path):
 
     out = tmp_path / "run"
     port = free_port()
-    train = ["--config", str(REPO / "configs" / "tiny-cpu.yaml"), "--layout", "zero=1", "--max_steps", "8",
+    train = ["--config", str(REPO / "configs" / "tiny-cpu.yaml"), "--layout", "tp=1,pp=1,zero=1", "--max_steps", "8",
              "--logging_steps", "2", "--per_device_train_batch_size", "4", "--model_max_length", "256",
              "--save_strategy", "no", "--report_to", "tensorboard,wandb", "--output_dir", str(out)]
     env = child_env(WANDB_MODE="offline", WANDB_SILENT="true", WANDB_DIR=str(tmp_path))

@@ -80,3 +80,12 @@ def test_gloo_peer_loss_is_recognised():
     assert peer_lost(RuntimeError("[gloo/transport/tcp/pair.cc:553] Connection closed by peer [127.0.0.1]:36023"))
     assert peer_lost(RuntimeError("Read error [127.0.0.1]:46793: Connection reset by peer"))
     assert not peer_lost(RuntimeError("shape mismatch"))
+
+
+def test_each_rank_watches_two_neighbours_so_every_rank_is_watched_twice():
+    for world in (2, 3, 8):
+        watchers = {r: Heartbeat(r, world, 10).peers for r in range(world)}
+        for rank in range(world):
+            assert rank not in watchers[rank]
+            watched_by = sum(rank in peers for peers in watchers.values())
+            assert watched_by == min(2, world - 1)

@@ -5,6 +5,7 @@ during a save, and a frozen rank.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 
@@ -72,14 +73,15 @@ def test_frozen_rank_stops_the_run_in_bounded_time_naming_it(tmp_path):
     timeout = 8
     argv = [*TWO_RANKS, "--max_steps", "6", "--save_strategy", "no", "--dead_rank_timeout", str(timeout),
             "--output_dir", str(tmp_path / "out")]
-    start = time.monotonic()
     done = train(argv, fault="freeze:1:2")  # SIGSTOP: sockets stay open, gloo alone would wait 30 min
-    elapsed = time.monotonic() - start
+    ended = time.time()
     assert done.returncode != 0
-    assert f"error: rank 1 (" in done.stderr and f"has not responded for {timeout} s" in done.stderr, \
+    assert "error: rank 1 (" in done.stderr and f"has not responded for {timeout} s" in done.stderr, \
         done.log[-4000:]
+    frozen_at = float(re.search(r"FAULT: rank 1 freeze after step 2 at ([\d.]+)", done.stderr).group(1))
     verdict = error_line(done)
-    print(f"FAULT TABLE | rank 1 frozen (SIGSTOP) @2 | zero=1 dp=2 | stopped after {elapsed:.0f} s | {verdict}")
+    print(f"FAULT TABLE | rank 1 frozen (SIGSTOP) @2 | zero=1 dp=2 | run ended {ended - frozen_at:.0f} s after "
+          f"the freeze | {verdict}")
     assert "rank 1" in verdict
-    # Start-up and two steps take well under a minute here; torchrun waits 30 s before SIGKILL.
-    assert elapsed < 240
+    # The heartbeat timeout, then torchrun's 30 s grace before it SIGKILLs a rank that ignores SIGTERM.
+    assert ended - frozen_at < timeout + 30 + 20

@@ -17,6 +17,7 @@ import errno
 import os
 import signal
 import sys
+import time
 
 
 def fault() -> tuple[str, int, int] | None:
@@ -28,7 +29,7 @@ def fault() -> tuple[str, int, int] | None:
 
 
 def hit(kind: str, sig=signal.SIGKILL) -> None:
-    print(f"FAULT: rank {os.environ.get('RANK', 0)} {kind}", file=sys.stderr, flush=True)
+    print(f"FAULT: rank {os.environ.get('RANK', 0)} {kind} at {time.time():.3f}", file=sys.stderr, flush=True)
     os.kill(os.getpid(), sig)
 
 

@@ -78,11 +78,15 @@ def make_plan(cfg: RunConfig, layout_text: str | None, world_size: int, tokenize
             if key != "dp":  # dp is derived from the world size; validate() checks an explicit one
                 setattr(cfg.layout, key, value)
     layout = Layout.from_args(cfg.layout, world_size)
-    if cfg.train.deepspeed and cfg.train.use_deepspeed and not layout_text:
-        # A user ds.json without --layout: its stage/offload/AutoTP size are the layout.
-        from ..parallel.ds_config import layout_from_ds_config, read_ds_json
+    user_ds_config = None
+    if cfg.train.deepspeed and cfg.train.use_deepspeed:
+        from ..parallel.ds_config import layout_from_ds_config, load_and_check, read_ds_json
 
-        layout = layout_from_ds_config(read_ds_json(cfg.train.deepspeed), world_size, base=cfg.layout)
+        if not layout_text:
+            # A user ds.json without --layout: its stage/offload/AutoTP size are the layout.
+            layout = layout_from_ds_config(read_ds_json(cfg.train.deepspeed), world_size, base=cfg.layout)
+        # The user's JSON first: each of its problems is said with what DeepSpeed would really do.
+        user_ds_config = load_and_check(cfg.train.deepspeed, layout, cfg.train, world_size)
     model_config = model_shape(cfg, tokenizer)
     for warning in validate(layout, model_config, world_size,
                             gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
@@ -95,10 +99,10 @@ def make_plan(cfg: RunConfig, layout_text: str | None, world_size: int, tokenize
             raise UserError("--use_deepspeed false cannot shard a model: tp and pp need DeepSpeed; "
                             "drop --use_deepspeed false or use --layout tp=1,pp=1")
         return TrainPlan(cfg, world_size, layout, None, model_config)
-    from ..parallel.ds_config import build_ds_config, load_and_check
+    from ..parallel.ds_config import build_ds_config
 
-    if cfg.train.deepspeed:
-        ds_config = load_and_check(cfg.train.deepspeed, layout, cfg.train, world_size)
+    if user_ds_config is not None:
+        ds_config = user_ds_config
     elif layout.path == "pipeline":
         ds_config = None  # train_pipeline builds it once the number of steps is known
     else:
@@ -154,6 +158,7 @@ def spawn_torchrun(nproc: int, argv: list[str]) -> int:
             continue
         child_argv.append(arg)
     from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     from .watchdog import describe_failure
@@ -167,6 +172,9 @@ def spawn_torchrun(nproc: int, argv: list[str]) -> int:
         torchrun.run(torchrun.parse_args(args))
     except ChildFailedError as exc:
         raise UserError(describe_failure(exc)) from exc
+    except SignalException as exc:  # Ctrl-C or a scheduler's SIGTERM: torchrun stopped every rank
+        raise UserError(f"stopped by {exc.sigval.name}; every rank was stopped. Completed checkpoints are kept: "
+                        "rerun with --resume auto to continue from the newest one") from exc
     return 0
 
 
