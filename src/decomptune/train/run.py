@@ -190,7 +190,7 @@ def run(argv: list[str]) -> int:
     for note in notes:
         log.warning(note)
     launched = launched_by_launcher()
-    heartbeat = Heartbeat.start_from_env(cfg.train.dead_rank_timeout) if launched else None
+    heartbeat = Heartbeat.start_from_env(cfg.train.dead_rank_timeout) if launched and not ns.check_only else None
     world_size = int(os.environ["WORLD_SIZE"]) if launched else (ns.nproc_per_node or 1)
     rank = int(os.environ.get("RANK", 0))
     from .progress import configure_console

@@ -40,6 +40,12 @@ class Heartbeat:
         world = int(os.environ.get("WORLD_SIZE", 1))
         if world < 2 or timeout <= 0 or "MASTER_ADDR" not in os.environ:
             return None
+        if os.environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() != "true":
+            # Only torchrun's agent serves a store at MASTER_PORT before the process group
+            # exists; under other launchers (deepspeed's) a client would wait there in vain.
+            log.info("dead-rank heartbeat off: the launcher provides no agent store (use torchrun "
+                     "or decomptune launch for it); --dist_timeout still bounds a hang")
+            return None
         beat = cls(int(os.environ["RANK"]), world, timeout)
         beat._thread.start()
         return beat
