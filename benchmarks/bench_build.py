@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("sources", nargs="*", default=[str(ROOT / "corpus")])
+    p.add_argument("sources", nargs="*", default=[str(ROOT / "corpus" / "handwritten"), str(ROOT / "corpus" / "generated")])
     p.add_argument("--opt", nargs="+", default=["O0"])
     p.add_argument("--jobs", type=int, default=2)
     args = p.parse_args(argv)
