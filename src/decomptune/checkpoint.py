@@ -47,7 +47,7 @@ def save_pipeline_checkpoint(engine, root: Path, step: int, config, grid, tokeni
     if rank0:
         ckpt.clear_staging(root)
     deepspeed.comm.barrier()
-    try:
+    with ckpt.writing(staged, root, ckpt.PIPELINE):
         engine.save_checkpoint(str(staged.parent), tag=tag, client_state={"data_step": step}, save_latest=False)
         if rank0:
             for script in staged.parent.glob("*.py"):  # DeepSpeed's zero_to_fp32.py etc., beside the tag
@@ -64,11 +64,6 @@ def save_pipeline_checkpoint(engine, root: Path, step: int, config, grid, tokeni
         staged.mkdir(parents=True, exist_ok=True)
         torch.save(rng_state(), staged / RNG_FILE.format(rank=deepspeed.comm.get_rank()))
         ckpt.fsync_tree(staged)
-    except Exception as exc:
-        error = ckpt.save_failed(exc, staged, root, ckpt.PIPELINE)
-        if error is exc:
-            raise
-        raise error from exc
     deepspeed.comm.barrier()
     if rank0:
         ckpt.commit(staged, ckpt.PIPELINE, root, step)

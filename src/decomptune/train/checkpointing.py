@@ -12,6 +12,8 @@ Layouts of <root>: the ZeRO path (HF Trainer) uses `<output_dir>/checkpoint-N` a
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import errno
 import json
 import logging
@@ -241,6 +243,19 @@ def _chain(exc: BaseException | None):
         seen.add(id(exc))
         yield exc
         exc = exc.__cause__ or exc.__context__
+
+
+@contextmanager
+def writing(staged: Path, root: Path, scheme: Scheme):
+    """Around the writes of one staged checkpoint: a failure removes the partial save and is
+    raised again, as a clear UserError when the disk is full."""
+    try:
+        yield
+    except Exception as exc:
+        error = save_failed(exc, staged, root, scheme)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def save_failed(exc: BaseException, staged: Path, root: Path, scheme: Scheme) -> BaseException:

@@ -80,13 +80,9 @@ class CrashSafeTrainer(TokenMetering, Trainer):
         self.accelerator.wait_for_everyone()
         self._staging_root = staged.parent
         try:
-            super()._save_checkpoint(model, trial)
-            ckpt.fsync_tree(staged)
-        except Exception as exc:
-            error = ckpt.save_failed(exc, staged, root, ckpt.ZERO)
-            if error is exc:
-                raise
-            raise error from exc
+            with ckpt.writing(staged, root, ckpt.ZERO):
+                super()._save_checkpoint(model, trial)
+                ckpt.fsync_tree(staged)
         finally:
             self._staging_root = None
         self.accelerator.wait_for_everyone()
