@@ -11,12 +11,6 @@ from pathlib import Path
 REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-def loss_table(output_dir: Path) -> list[tuple[int, float]]:
-    from .train.callbacks import read_metrics
-
-    return [(row["step"], row["loss"]) for row in read_metrics(output_dir) if "loss" in row]
-
-
 def decompile_one(model_dir: Path, max_new_tokens: int = 200) -> tuple[str, str, str]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -62,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     if rc != 0:
         return rc
     took = time.time() - start
-    losses = loss_table(out)
+    from .train.callbacks import step_losses
+
+    losses = sorted(step_losses(out).items())
     from .config import RunConfig, apply_mapping, load_yaml
 
     saved = RunConfig()

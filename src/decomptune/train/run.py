@@ -69,10 +69,11 @@ def check_model_path(name: str) -> None:
 def make_plan(cfg: RunConfig, layout_text: str | None, world_size: int, tokenizer) -> TrainPlan:
     from ..parallel.layout import Layout, parse_layout_overrides, validate
 
+    model_config = model_shape(cfg, tokenizer)
     if layout_text and layout_text.strip().lower() == "auto":
         from ..parallel.plan import apply_auto_layout
 
-        layout_text = apply_auto_layout(cfg, model_shape(cfg, tokenizer), world_size)
+        layout_text = apply_auto_layout(cfg, model_config, world_size)
     if layout_text:
         for key, value in parse_layout_overrides(layout_text).items():
             if key != "dp":  # dp is derived from the world size; validate() checks an explicit one
@@ -87,7 +88,6 @@ def make_plan(cfg: RunConfig, layout_text: str | None, world_size: int, tokenize
             layout = layout_from_ds_config(read_ds_json(cfg.train.deepspeed), world_size, base=cfg.layout)
         # The user's JSON first: each of its problems is said with what DeepSpeed would really do.
         user_ds_config = load_and_check(cfg.train.deepspeed, layout, cfg.train, world_size)
-    model_config = model_shape(cfg, tokenizer)
     for warning in validate(layout, model_config, world_size,
                             gradient_accumulation_steps=cfg.train.gradient_accumulation_steps,
                             max_grad_norm=cfg.train.max_grad_norm):
@@ -269,16 +269,10 @@ def main(argv: list[str] | None = None) -> int:
 def user_errors() -> tuple[type[BaseException], ...]:
     """Errors that mean bad input, answered with one message; anything else is our bug."""
     from ..data import DataError
+    from ..parallel.ds_config import DeepSpeedConfigError
     from ..parallel.layout import LayoutError
 
-    found = [UserError, ConfigError, DataError, LayoutError, FileNotFoundError]
-    try:
-        from ..parallel.ds_config import DeepSpeedConfigError
-
-        found.append(DeepSpeedConfigError)
-    except ImportError:
-        pass
-    return tuple(found)
+    return (UserError, ConfigError, DataError, LayoutError, DeepSpeedConfigError, FileNotFoundError)
 
 
 if __name__ == "__main__":
