@@ -1,12 +1,12 @@
 """The tutorial's launcher: `deepspeed --num_gpus=N --module decomptune.train <flags>` trains for real."""
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import sys
 
-from distributed import REPO, child_env
+from distributed import child_env
 
 
 @pytest.mark.slow

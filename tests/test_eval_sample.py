@@ -13,7 +13,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from decomptune.errors import UserError
 from decomptune.eval import cli
 from decomptune.eval.benchmark import LEVELS
-from decomptune.eval.harness import BUNDLED_HARNESS, build_harness, load_harness, split_tests
+from decomptune.eval.harness import build_harness, load_harness, split_tests
 from decomptune.eval.pairs_benchmark import SAMPLE_VALID, load_any_benchmark, load_pairs_benchmark
 from decomptune.eval.score import score_all
 from decomptune.prompts import save_template

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from decomptune.cli import main as cli_main
-from decomptune.launch import LaunchRequest, commands, sbatch_script
+from decomptune.launch import LaunchRequest, commands
 from distributed import REPO, child_env
 
 

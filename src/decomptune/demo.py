@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if rc != 0:
         return rc
     took = time.time() - start
-    from .train.callbacks import step_losses
+    from .train.reporting import step_losses
 
     losses = sorted(step_losses(out).items())
     from .config import RunConfig, apply_mapping, load_yaml

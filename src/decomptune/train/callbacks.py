@@ -2,14 +2,12 @@
 every Trainer log (training and in-training eval) to MetricSinks and the progress display."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 import torch.distributed as dist
-from transformers import Trainer, TrainerCallback
+from transformers import TrainerCallback
 
 from .progress import TrainProgress
-from .reporting import METRICS_FILE, MetricSinks, StepMeter, batch_token_counts, read_metrics  # noqa: F401
+from .reporting import MetricSinks, StepMeter, batch_token_counts
 
 
 class TokenMetering:
@@ -35,10 +33,6 @@ class TokenMetering:
                 dist.all_reduce(counts)
             logs.update(self.meter.interval([int(c) // self.duplicate_factor for c in counts.tolist()]))
         super().log(logs, start_time)
-
-
-class MeteredTrainer(TokenMetering, Trainer):
-    """HF's Trainer with TokenMetering."""
 
 
 class MetricsCallback(TrainerCallback):
@@ -75,7 +69,3 @@ class MetricsCallback(TrainerCallback):
         if self.sinks is not None:
             self.sinks.close()
 
-
-def step_losses(output_dir: str | Path) -> dict[int, float]:
-    """Per-step training loss (needs logging_steps=1 for every step)."""
-    return {row["step"]: row["loss"] for row in read_metrics(output_dir) if "loss" in row}

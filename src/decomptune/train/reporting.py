@@ -236,3 +236,8 @@ def read_metrics(output_dir: str | Path) -> list[dict]:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{number}: not a JSON line ({exc}); the metrics log is damaged") from exc
     return rows
+
+
+def step_losses(output_dir: str | Path) -> dict[int, float]:
+    """Per-step training loss (needs logging_steps=1 for every step)."""
+    return {row["step"]: row["loss"] for row in read_metrics(output_dir) if "loss" in row}
