@@ -44,6 +44,14 @@ class EvalCallback(TrainerCallback):
             # would abort ranks waiting on a long evaluation. Every rank creates it here.
             self._group = dist.new_group(backend="gloo", timeout=self.barrier_timeout)
 
+    def on_train_end(self, args, state, control, **kwargs):
+        # Tear our group down with the run: left to interpreter exit, gloo's threads can
+        # abort the process ("terminate called without an active exception").
+        if self._group is not None:
+            dist.barrier(group=self._group)
+            dist.destroy_process_group(self._group)
+            self._group = None
+
     def on_step_end(self, args, state, control, model=None, processing_class=None, **kwargs):
         if state.global_step == 0 or state.global_step % self.every != 0:
             return
